@@ -1,0 +1,1 @@
+"""Serving the model: artifact loading, runtimes and the predictor. Knows nothing of HTTP."""

@@ -1,0 +1,229 @@
+"""The ten questions of the SoulSync questionnaire, defined once.
+
+Everything that needs to know a question's key, its allowed codes or their labels (the training
+data loader, the model's input encoding, the API schemas, the docs and the tests) reads it from
+here. The codes are the wire format of ../shared/contract.md (an alphabetical label encoding of
+the survey's answers) and must never change; the model's internal representation is its own
+business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Language = Literal["en", "id"]
+LANGUAGES: tuple[Language, ...] = ("en", "id")
+
+
+class Kind(StrEnum):
+    """How a question's codes relate to each other."""
+
+    CATEGORICAL = "categorical"  # codes name unordered options; the label is the survey's value
+    SCALE = "scale"  # codes are the numbers themselves, in order
+
+
+@dataclass(frozen=True)
+class Option:
+    """One allowed answer: its wire code and its label in each language."""
+
+    code: int
+    en: str
+    id: str
+
+    def label(self, lang: Language = "en") -> str:
+        return self.en if lang == "en" else self.id
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question: wire key, text, kind, allowed options and where the survey data holds it."""
+
+    key: str
+    text_en: str
+    text_id: str
+    kind: Kind
+    options: tuple[Option, ...]
+    # Survey column per data set; None where the answer is not a column (WorkOrStudent says
+    # which of the two files the row came from).
+    professional_column: str | None
+    student_column: str | None
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        return tuple(option.code for option in self.options)
+
+    @property
+    def min_code(self) -> int:
+        return min(self.codes)
+
+    @property
+    def max_code(self) -> int:
+        return max(self.codes)
+
+    def text(self, lang: Language = "en") -> str:
+        return self.text_en if lang == "en" else self.text_id
+
+    def option(self, code: int) -> Option:
+        for option in self.options:
+            if option.code == code:
+                return option
+        raise KeyError(f"{self.key} has no code {code}")
+
+    def code_for_label(self, label: str) -> int | None:
+        """The code whose label (in any language, case-insensitive) is `label`, or None."""
+        wanted = label.strip().casefold()
+        for option in self.options:
+            if wanted in (option.en.casefold(), option.id.casefold()):
+                return option.code
+        return None
+
+    def describe_allowed(self) -> str:
+        """A one-line, human-readable list of what this question accepts."""
+        if self.kind is Kind.SCALE:
+            return f"an integer from {self.min_code} to {self.max_code}"
+        listed = ", ".join(f"{o.code} ({o.en})" for o in self.options)
+        return f"one of the codes {listed}, or one of those labels"
+
+
+def _scale(low: int, high: int) -> tuple[Option, ...]:
+    return tuple(Option(code, str(code), str(code)) for code in range(low, high + 1))
+
+
+_NO_YES = (Option(0, "No", "Tidak"), Option(1, "Yes", "Ya"))
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        key="Gender",
+        text_en="Gender",
+        text_id="Jenis kelamin",
+        kind=Kind.CATEGORICAL,
+        options=(Option(0, "Female", "Perempuan"), Option(1, "Male", "Laki-laki")),
+        professional_column="Gender",
+        student_column="Gender",
+    ),
+    Question(
+        key="WorkOrStudent",
+        text_en="Are you a working professional or a student?",
+        text_id="Apakah Anda pekerja profesional atau pelajar/mahasiswa?",
+        kind=Kind.CATEGORICAL,
+        options=(
+            Option(0, "Student", "Pelajar/Mahasiswa"),
+            Option(1, "Working Professional", "Pekerja Profesional"),
+        ),
+        professional_column=None,
+        student_column=None,
+    ),
+    Question(
+        key="Pressure",
+        text_en="Academic pressure (students) or work pressure (professionals), "
+        "from 1 (very low) to 5 (very high)",
+        text_id="Tekanan akademik (pelajar) atau tekanan kerja (pekerja), "
+        "dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        kind=Kind.SCALE,
+        options=_scale(1, 5),
+        professional_column="Work Pressure",
+        student_column="Academic Pressure",
+    ),
+    Question(
+        key="Satisfaction",
+        text_en="Study satisfaction (students) or job satisfaction (professionals), "
+        "from 1 (very low) to 5 (very high)",
+        text_id="Kepuasan belajar (pelajar) atau kepuasan kerja (pekerja), "
+        "dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        kind=Kind.SCALE,
+        options=_scale(1, 5),
+        professional_column="Job Satisfaction",
+        student_column="Study Satisfaction",
+    ),
+    Question(
+        key="SleepDr",
+        text_en="How long do you usually sleep?",
+        text_id="Berapa lama Anda biasanya tidur?",
+        kind=Kind.CATEGORICAL,
+        # Alphabetical codes, not in order of hours: 2 is the shortest sleep, 3 the longest.
+        options=(
+            Option(0, "5-6 hours", "5-6 jam"),
+            Option(1, "7-8 hours", "7-8 jam"),
+            Option(2, "Less than 5 hours", "Kurang dari 5 jam"),
+            Option(3, "More than 8 hours", "Lebih dari 8 jam"),
+        ),
+        professional_column="Sleep Duration",
+        student_column="Sleep Duration",
+    ),
+    Question(
+        key="DietHabits",
+        text_en="How would you describe your dietary habits?",
+        text_id="Bagaimana pola makan Anda?",
+        kind=Kind.CATEGORICAL,
+        options=(
+            Option(0, "Healthy", "Sehat"),
+            Option(1, "Moderate", "Sedang"),
+            Option(2, "Unhealthy", "Tidak sehat"),
+        ),
+        professional_column="Dietary Habits",
+        student_column="Dietary Habits",
+    ),
+    Question(
+        key="SuicidalTh",
+        text_en="Have you ever had suicidal thoughts?",
+        text_id="Apakah Anda pernah memiliki pikiran untuk bunuh diri?",
+        kind=Kind.CATEGORICAL,
+        options=_NO_YES,
+        professional_column="Have you ever had suicidal thoughts ?",
+        student_column="Have you ever had suicidal thoughts ?",
+    ),
+    Question(
+        key="WSHours",
+        text_en="Study hours (students) or work hours (professionals) per day, from 0 to 12",
+        text_id="Jam belajar (pelajar) atau jam kerja (pekerja) per hari, dari 0 sampai 12",
+        kind=Kind.SCALE,
+        options=_scale(0, 12),
+        professional_column="Work Hours",
+        student_column="Study Hours",
+    ),
+    Question(
+        key="FinancialStress",
+        text_en="Financial stress, from 1 (very low) to 5 (very high)",
+        text_id="Tekanan finansial, dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        kind=Kind.SCALE,
+        options=_scale(1, 5),
+        professional_column="Financial Stress",
+        student_column="Financial Stress",
+    ),
+    Question(
+        key="FamHistory",
+        text_en="Is there a history of mental illness in your family?",
+        text_id="Apakah ada riwayat gangguan jiwa dalam keluarga Anda?",
+        kind=Kind.CATEGORICAL,
+        options=_NO_YES,
+        professional_column="Family History of Mental Illness",
+        student_column="Family History of Mental Illness",
+    ),
+)
+
+#: The wire keys in the model's input order.
+KEYS: tuple[str, ...] = tuple(question.key for question in QUESTIONS)
+BY_KEY: dict[str, Question] = {question.key: question for question in QUESTIONS}
+
+#: The question whose "yes" must always lead to help being shown, whatever the score.
+SUICIDAL_THOUGHTS_KEY = "SuicidalTh"
+
+#: The contract's example answer, byte for byte what the old client sends.
+CONTRACT_EXAMPLE: dict[str, int] = {
+    "Gender": 1,
+    "WorkOrStudent": 0,
+    "Pressure": 4,
+    "Satisfaction": 3,
+    "SleepDr": 2,
+    "DietHabits": 1,
+    "SuicidalTh": 0,
+    "WSHours": 8,
+    "FinancialStress": 3,
+    "FamHistory": 1,
+}
+
+#: The label the survey uses for the target column and the service returns as `result`.
+POSITIVE_RESULT = "Depression"
+NEGATIVE_RESULT = "No Depression"

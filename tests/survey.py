@@ -1,0 +1,73 @@
+"""Write small survey files in the Kaggle format, for tests that must not need the real data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from soulsync.questionnaire import QUESTIONS, Kind
+from soulsync.training.data import (
+    PROFESSIONAL,
+    PROFESSIONAL_FILE,
+    STUDENT,
+    STUDENT_FILE,
+    TARGET_COLUMN,
+)
+
+
+def header(group: int) -> list[str]:
+    columns = ["Gender", "Age"]
+    for question in QUESTIONS:
+        column = question.professional_column if group == PROFESSIONAL else question.student_column
+        if column is not None and column not in columns:
+            columns.append(column)
+    return [*columns, TARGET_COLUMN]
+
+
+def random_rows(group: int, count: int, seed: int) -> list[dict[str, str]]:
+    """Rows whose label depends on the answers (suicidal thoughts, pressure), like the survey."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        row = {"Age": str(rng.integers(18, 60))}
+        risk = -2.0 if group == PROFESSIONAL else 0.0
+        for question in QUESTIONS:
+            column = (
+                question.professional_column if group == PROFESSIONAL else question.student_column
+            )
+            if column is None:
+                continue
+            option = question.options[rng.integers(len(question.options))]
+            if question.kind is Kind.CATEGORICAL:
+                row[column] = option.en
+            elif group == STUDENT and question.key in ("Pressure", "Satisfaction"):
+                row[column] = f"{option.code}.0"  # the student file writes these as 2.0
+            else:
+                row[column] = str(option.code)
+            if question.key == "SuicidalTh":
+                risk += 2.0 * option.code
+            if question.key == "Pressure":
+                risk += 0.6 * (option.code - 3)
+        row[TARGET_COLUMN] = "Yes" if rng.random() < 1 / (1 + np.exp(-risk)) else "No"
+        rows.append(row)
+    return rows
+
+
+def write_file(path: Path, group: int, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header(group))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_survey(folder: Path, rows_per_file: int = 160, seed: int = 7) -> Path:
+    """Both files in `folder`, under their Kaggle names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_file(
+        folder / PROFESSIONAL_FILE, PROFESSIONAL, random_rows(PROFESSIONAL, rows_per_file, seed)
+    )
+    write_file(folder / STUDENT_FILE, STUDENT, random_rows(STUDENT, rows_per_file, seed + 1))
+    return folder
