@@ -36,3 +36,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, survey_dir: Path) -> tuple
     out = tmp_path_factory.mktemp("model")
     card = run(survey_dir, out, epochs=3, progress=lambda line: None)
     return out, card
+
+
+@pytest.fixture
+def app():
+    """The real app, serving the shipped model (pytest-flask builds `client` from it)."""
+    from soulsync import create_app
+
+    return create_app({"TESTING": True})

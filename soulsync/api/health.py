@@ -1,0 +1,45 @@
+"""Liveness and readiness, for Cloud Run's probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync.api.schemas import HealthSchema, ReadySchema
+
+blp = Blueprint("health", __name__, description="Health checks.")
+
+
+@blp.route("/healthz")
+class LiveView(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self) -> dict[str, str]:
+        """Liveness
+
+        200 while the process can answer at all.
+        """
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class ReadyView(MethodView):
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    def get(self) -> dict[str, Any]:
+        """Readiness
+
+        200 once the model is loaded and warmed up; 503 before that.
+        """
+        model = current_app.extensions.get(PREDICTOR_EXTENSION)
+        if model is None or not model.ready:
+            abort(503, message="The model is not loaded yet.")
+        return {
+            "status": "ready",
+            "model_version": model.version,
+            "backend": model.backend.name,
+            "load_seconds": round(model.load_seconds, 4),
+        }

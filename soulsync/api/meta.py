@@ -1,0 +1,80 @@
+"""What the service is: welcome, the questionnaire definition and the model card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from soulsync import __version__
+from soulsync.api.prediction import predictor
+from soulsync.api.schemas import (
+    NOTICE,
+    LanguageArgsSchema,
+    ModelCardSchema,
+    QuestionnaireDocSchema,
+    WelcomeSchema,
+)
+from soulsync.questionnaire import QUESTIONS
+
+blp = Blueprint("meta", __name__, description="The service, its questionnaire and its model.")
+
+
+@blp.route("/")
+class WelcomeView(MethodView):
+    @blp.response(200, WelcomeSchema)
+    def get(self) -> dict[str, Any]:
+        """Welcome
+
+        Says what this service is, its version and where its documentation lives.
+        """
+        return {
+            "message": "Welcome to the SoulSync API",
+            "version": __version__,
+            "model_version": predictor().version,
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "notice": NOTICE,
+        }
+
+
+@blp.route("/questionnaire")
+class QuestionnaireView(MethodView):
+    @blp.arguments(LanguageArgsSchema, location="query")
+    @blp.response(200, QuestionnaireDocSchema)
+    def get(self, args: dict[str, str]) -> dict[str, Any]:
+        """The ten questions, their codes and labels
+
+        The service's own definition of the questionnaire, so that clients render their forms
+        from it: each question's key (the JSON key to send), its text, its kind (categorical or
+        scale) and every allowed code with its label. `?lang=id` gives Indonesian texts.
+        """
+        lang = args["lang"]
+        return {
+            "language": lang,
+            "questions": [
+                {
+                    "key": question.key,
+                    "text": question.text(lang),
+                    "kind": question.kind.value,
+                    "options": [
+                        {"code": option.code, "label": option.label(lang)}
+                        for option in question.options
+                    ],
+                }
+                for question in QUESTIONS
+            ],
+        }
+
+
+@blp.route("/model")
+class ModelCardView(MethodView):
+    @blp.response(200, ModelCardSchema)
+    def get(self) -> dict[str, Any]:
+        """The model card
+
+        The served model's version, threshold and the rule that chose it, its cross-validated and
+        test metrics, the data it was trained on, its intended use and its limitations.
+        """
+        return predictor().card.document

@@ -1,0 +1,286 @@
+"""Marshmallow schemas: they validate every request, shape every reply and, through
+flask-smorest, write the OpenAPI document, so the docs cannot drift from the code.
+
+The questionnaire schema is generated from soulsync.questionnaire: one field per question, with
+its codes and labels in the field's documentation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import current_app
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from soulsync.questionnaire import (
+    CONTRACT_EXAMPLE,
+    LANGUAGES,
+    NEGATIVE_RESULT,
+    POSITIVE_RESULT,
+    QUESTIONS,
+    Kind,
+    Question,
+)
+
+PREDICTION_MESSAGE = "Prediction successful"
+NOTICE = (
+    "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
+    "depression; please talk to one if you are worried about how you feel."
+)
+RISK_LEVEL_DOC = (
+    "`low`: below the model's threshold (result No Depression); `moderate`: from the threshold "
+    "to 0.5; `high`: from 0.5 to 0.8; `very_high`: 0.8 and above."
+)
+
+
+class BaseSchema(Schema):
+    """Clients of the old service may send keys beyond the ten, which it ignored: so do we."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class Answer(fields.Field):
+    """One answer: its integer code; an integral number written as 2.0 or "2"; or, for a
+    categorical question, the option's label (English or Indonesian, any case)."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+        allowed = question.describe_allowed()
+        integer: dict[str, Any] = {"type": "integer"}
+        if question.kind is Kind.SCALE:
+            integer |= {"minimum": question.min_code, "maximum": question.max_code}
+        else:
+            integer["enum"] = list(question.codes)
+        text = {"type": "string", "description": "the code written as text"}
+        if question.kind is Kind.CATEGORICAL:
+            labels = ", ".join(f"{o.code} = {o.en!r} / {o.id!r}" for o in question.options)
+            text["description"] = "the code as text, or the option's label (any case)"
+            description = f"{question.text_en}. Codes: {labels}."
+        else:
+            description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."
+        super().__init__(
+            required=True,
+            metadata={
+                "description": description,
+                "anyOf": [integer, text],
+                "example": CONTRACT_EXAMPLE[question.key],
+            },
+            error_messages={
+                "required": f"Missing answer: expected {allowed}.",
+                "null": f"May not be null: expected {allowed}.",
+            },
+        )
+
+    def _invalid(self, value: Any) -> ValidationError:
+        if isinstance(value, str | int | float | bool):
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 40 else shown[:40] + "..."
+        else:
+            shown = f"of type {'array' if isinstance(value, list) else 'object'}"
+        allowed = self.question.describe_allowed()
+        return ValidationError(f"Invalid value {shown}: expected {allowed}.")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        code: int | None = None
+        if isinstance(value, bool):
+            raise self._invalid(value)  # JSON true/false are not codes, even though bool is int
+        if isinstance(value, int):
+            code = value
+        elif isinstance(value, float):
+            if math.isfinite(value) and value.is_integer():
+                code = int(value)
+        elif isinstance(value, str):
+            code = _integral(value)
+            if code is None and self.question.kind is Kind.CATEGORICAL:
+                code = self.question.code_for_label(value)
+        if code is None or code not in self.question.codes:
+            raise self._invalid(value)
+        return code
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+def _integral(text: str) -> int | None:
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
+QuestionnaireSchema = BaseSchema.from_dict(
+    {question.key: Answer(question) for question in QUESTIONS}, name="Questionnaire"
+)
+
+
+class FactorSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "The question's key."})
+    answer = fields.Integer(required=True, metadata={"description": "The answer given (code)."})
+    answer_label = fields.String(required=True)
+    reference = fields.Integer(
+        required=True,
+        metadata={"description": "The reference answer it was compared with (code)."},
+    )
+    reference_label = fields.String(required=True)
+    effect = fields.Float(
+        required=True,
+        metadata={
+            "description": "Probability with this answer minus probability with the reference "
+            "answer instead: positive values raised the risk, negative lowered it."
+        },
+    )
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+
+
+class SupportSchema(Schema):
+    message = fields.String(required=True)
+    contacts = fields.List(fields.Nested(ContactSchema), required=True)
+    notice = fields.String(required=True, metadata={"example": NOTICE})
+
+
+class PredictionSchema(Schema):
+    """The old service's reply (`message`, `result`) plus what a client needs to act on it."""
+
+    message = fields.String(
+        required=True,
+        metadata={
+            "description": "Always 'Prediction successful' (as the old service).",
+            "example": PREDICTION_MESSAGE,
+        },
+    )
+    result = fields.String(
+        required=True,
+        validate=validate.OneOf([POSITIVE_RESULT, NEGATIVE_RESULT]),
+        metadata={"description": "The screening result, exactly as the old service wrote it."},
+    )
+    status = fields.String(required=True, metadata={"example": "success"})
+    probability = fields.Float(
+        required=True,
+        metadata={"description": "Estimated probability of depression (calibrated, 0 to 1)."},
+    )
+    threshold = fields.Float(
+        required=True,
+        metadata={"description": "Probability from which the result is Depression."},
+    )
+    risk_level = fields.String(
+        required=True,
+        validate=validate.OneOf(["low", "moderate", "high", "very_high"]),
+        metadata={"description": RISK_LEVEL_DOC},
+    )
+    model_version = fields.String(required=True)
+    factors = fields.List(
+        fields.Nested(FactorSchema),
+        required=True,
+        metadata={"description": "The answers that moved this score most, largest effect first."},
+    )
+    support = fields.Nested(
+        SupportSchema,
+        metadata={
+            "description": "Where to get help: present whenever the answer to "
+            "SuicidalTh is 1 (Yes) or the result is Depression."
+        },
+    )
+    notice = fields.String(required=True, metadata={"example": NOTICE})
+
+
+def _batch_limit(items: list) -> None:
+    limit = current_app.config["BATCH_LIMIT"]
+    if not 1 <= len(items) <= limit:
+        raise ValidationError(f"Send between 1 and {limit} questionnaires; got {len(items)}.")
+
+
+class BatchRequestSchema(BaseSchema):
+    questionnaires = fields.List(
+        fields.Nested(QuestionnaireSchema),
+        required=True,
+        validate=_batch_limit,
+        metadata={
+            "description": "Up to the batch limit (1,000 by default) questionnaires. A bad "
+            "one is reported under its index."
+        },
+    )
+
+
+class BatchResponseSchema(Schema):
+    message = fields.String(required=True, metadata={"example": PREDICTION_MESSAGE})
+    count = fields.Integer(required=True)
+    model_version = fields.String(required=True)
+    results = fields.List(
+        fields.Nested(PredictionSchema),
+        required=True,
+        metadata={"description": "One result per questionnaire, in order."},
+    )
+
+
+class LanguageArgsSchema(BaseSchema):
+    lang = fields.String(
+        load_default="en",
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "Language of texts and labels: en (default) or id."},
+    )
+
+
+class OptionSchema(Schema):
+    code = fields.Integer(required=True)
+    label = fields.String(required=True)
+
+
+class QuestionSchema(Schema):
+    key = fields.String(required=True)
+    text = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in Kind]))
+    options = fields.List(fields.Nested(OptionSchema), required=True)
+
+
+class QuestionnaireDocSchema(Schema):
+    language = fields.String(required=True)
+    questions = fields.List(fields.Nested(QuestionSchema), required=True)
+
+
+class WelcomeSchema(Schema):
+    message = fields.String(required=True, metadata={"example": "Welcome to the SoulSync API"})
+    version = fields.String(required=True, metadata={"description": "The service's version."})
+    model_version = fields.String(required=True)
+    docs = fields.String(required=True, metadata={"example": "/docs"})
+    openapi = fields.String(required=True, metadata={"example": "/openapi.json"})
+    notice = fields.String(required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ready"})
+    model_version = fields.String(required=True)
+    backend = fields.String(required=True, metadata={"example": "tflite"})
+    load_seconds = fields.Float(required=True)
+
+
+class ModelCardSchema(Schema):
+    """The model card as training wrote it; models without a card get a short stated one."""
+
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    model = fields.Dict()
+    features = fields.List(fields.Dict(), required=True)
+    reference_rule = fields.String()
+    threshold = fields.Dict(required=True)
+    selection = fields.Dict()
+    cross_validation = fields.Dict()
+    test = fields.Dict()
+    calibration_bins = fields.Integer()
+    parity = fields.Dict()
+    data = fields.Dict()
+    libraries = fields.Dict()
+    intended_use = fields.String(required=True)
+    limitations = fields.List(fields.String(), required=True)
+    artifacts = fields.Dict()

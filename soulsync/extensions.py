@@ -1,0 +1,97 @@
+"""The pieces the factory wires in, one function each."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from flask import Flask, Response
+from flask_cors import CORS
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync.api.schemas import NOTICE
+from soulsync.inference.predictor import Predictor
+
+logger = logging.getLogger("soulsync")
+
+VALIDATION_MESSAGE = (
+    "Some fields are missing or invalid: each is named under errors, by location (json, query)."
+)
+
+API_DESCRIPTION = f"""\
+Depression-risk **screening** for the SoulSync companion app. After the app's daily ten-question
+questionnaire, the backend sends the answers here and receives a screening result, a calibrated
+probability, a risk level, the answers that drove the score and, whenever the person reported
+suicidal thoughts or the result is Depression, where to get help.
+
+**{NOTICE}**
+
+The questions, their codes and labels are served by `GET /questionnaire`. Errors share one
+shape: `{{"code", "status", "message", "errors"}}`; a validation error (422) names each bad field
+under `errors.json` with what it accepts.
+"""
+
+
+class ServiceApi(Api):
+    """flask-smorest's Api, with a `message` in every error body (and `Allow` on a 405)."""
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
+        payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            payload["message"] = VALIDATION_MESSAGE if code == 422 else error.description
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+        return payload, code, headers
+
+
+def register_extensions(app: Flask) -> Api:
+    app.config.setdefault("API_TITLE", "SoulSync model service")
+    from soulsync import __version__
+
+    app.config.setdefault("API_VERSION", __version__)
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {"info": {"description": API_DESCRIPTION, "title": "SoulSync model service"}},
+    )
+    api = ServiceApi(app)
+    CORS(app, origins=app.config["CORS_ORIGINS"])
+    return api
+
+
+def register_predictor(app: Flask) -> None:
+    """Load and warm up the model once for this process."""
+    predictor = Predictor.load(Path(app.config["MODEL_PATH"]), app.config["TOP_FACTORS"])
+    app.extensions[PREDICTOR_EXTENSION] = predictor
+    logger.info(
+        "model %s loaded from %s (%s backend) in %.3f s",
+        predictor.version,
+        predictor.backend.path.name,
+        predictor.backend.name,
+        predictor.load_seconds,
+    )
+
+
+def register_response_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def configure_logging(app: Flask) -> None:
+    """The service's own logger writes to stdout; request bodies are never logged."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(app.config["LOG_LEVEL"])

@@ -1,0 +1,68 @@
+"""Welcome, questionnaire, model card and health endpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync.inference.card import CARD_FILE, SHIPPED_MODEL_DIR
+from soulsync.questionnaire import QUESTIONS
+
+
+def test_welcome(client) -> None:
+    reply = client.get("/").get_json()
+    assert reply["message"] == "Welcome to the SoulSync API"
+    assert reply["docs"] == "/docs" and reply["version"] and reply["model_version"]
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_questionnaire_serves_the_definition(client, lang: str) -> None:
+    reply = client.get(f"/questionnaire?lang={lang}").get_json()
+    assert reply["language"] == lang
+    assert [q["key"] for q in reply["questions"]] == [q.key for q in QUESTIONS]
+    for served, question in zip(reply["questions"], QUESTIONS, strict=True):
+        assert served["text"] == question.text(lang)
+        assert served["options"] == [
+            {"code": o.code, "label": o.label(lang)} for o in question.options
+        ]
+
+
+def test_questionnaire_defaults_to_english_and_rejects_unknown_languages(client) -> None:
+    assert client.get("/questionnaire").get_json()["language"] == "en"
+    response = client.get("/questionnaire?lang=fr")
+    assert response.status_code == 422
+    assert "lang" in response.get_json()["errors"]["query"]
+
+
+def test_model_card_is_the_shipped_card(client) -> None:
+    served = client.get("/model").get_json()
+    assert served == json.loads((SHIPPED_MODEL_DIR / CARD_FILE).read_text())
+    assert "not a diagnosis" in served["intended_use"]
+
+
+def test_health_and_readiness(app, client) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["backend"] == "tflite"
+    app.extensions[PREDICTOR_EXTENSION].ready = False
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.get_json()["code"] == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_security_headers_and_cors(client) -> None:
+    response = client.get("/", headers={"Origin": "https://app.example"})
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://app.example")
+
+
+def test_cors_origins_can_be_restricted() -> None:
+    from soulsync import create_app
+
+    client = create_app({"TESTING": True, "CORS_ORIGINS": ["https://ok.example"]}).test_client()
+    allowed = client.get("/", headers={"Origin": "https://ok.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ok.example"
+    refused = client.get("/", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers

@@ -1,0 +1,264 @@
+"""POST /predict, /prediction/ and /predict/batch through the Flask test client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, KEYS, QUESTIONS
+
+PATHS = ["/predict", "/prediction/"]
+# Byte for byte what the old client's axios call sends.
+CONTRACT_BODY = (
+    '{"Gender": 1, "WorkOrStudent": 0, "Pressure": 4, "Satisfaction": 3, "SleepDr": 2,\n'
+    '     "DietHabits": 1, "SuicidalTh": 0, "WSHours": 8, "FinancialStress": 3, "FamHistory": 1}'
+)
+
+
+def post(client, path: str, body, content_type: str = "application/json"):
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(path, data=data, content_type=content_type)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_contract_example_as_the_old_client_sends_it(client, path: str) -> None:
+    response = post(client, path, CONTRACT_BODY, "application/json;charset=utf-8")
+    assert response.status_code == 200
+    reply = response.get_json()
+    assert reply["message"] == "Prediction successful"
+    assert reply["result"] in ("Depression", "No Depression")
+    assert reply["result"] == (
+        "Depression" if reply["probability"] >= reply["threshold"] else "No Depression"
+    )
+    assert reply["status"] == "success"
+    assert 0.0 < reply["probability"] < 1.0
+    assert reply["risk_level"] in ("low", "moderate", "high", "very_high")
+    assert (reply["risk_level"] == "low") == (reply["result"] == "No Depression")
+    assert "not a diagnosis" in reply["notice"]
+    assert reply["factors"] and all(f["key"] in KEYS for f in reply["factors"])
+
+
+def test_both_paths_give_the_same_reply(client) -> None:
+    replies = [post(client, path, CONTRACT_EXAMPLE).get_json() for path in PATHS]
+    assert replies[0] == replies[1]
+
+
+def test_extra_keys_are_ignored(client) -> None:
+    plain = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+    extra = post(client, "/predict", {**CONTRACT_EXAMPLE, "userId": "abc", "Age": 30}).get_json()
+    assert extra == plain
+
+
+def test_labels_strings_and_integral_floats_mean_the_same_as_codes(client) -> None:
+    as_codes = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+    as_labels = {
+        **CONTRACT_EXAMPLE,
+        "Gender": "male",
+        "WorkOrStudent": "Student",
+        "SleepDr": "LESS THAN 5 HOURS",
+        "DietHabits": "Sedang",  # Indonesian label
+        "SuicidalTh": "No",
+        "FamHistory": "yes",
+        "Pressure": "4",
+        "Satisfaction": 3.0,
+        "WSHours": " 8 ",
+        "FinancialStress": "3.0",
+    }
+    assert post(client, "/predict", as_labels).get_json() == as_codes
+
+
+BAD_VALUES = [
+    ("Gender", True, "Invalid value true"),
+    ("Pressure", 2.5, "an integer from 1 to 5"),
+    ("Pressure", 6, "an integer from 1 to 5"),
+    ("Pressure", 0, "an integer from 1 to 5"),
+    ("WSHours", 13, "an integer from 0 to 12"),
+    ("WSHours", -1, "an integer from 0 to 12"),
+    ("SleepDr", 4, "0 (5-6 hours), 1 (7-8 hours), 2 (Less than 5 hours), 3 (More than 8 hours)"),
+    ("SleepDr", "9 hours", "one of those labels"),
+    ("FinancialStress", "3.5", "an integer from 1 to 5"),
+    ("FinancialStress", "high", "an integer from 1 to 5"),
+    ("SuicidalTh", None, "May not be null"),
+    ("DietHabits", [1], "of type array"),
+    ("DietHabits", {"code": 1}, "of type object"),
+    ("FamHistory", 10**30, "0 (No), 1 (Yes)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"), BAD_VALUES, ids=[f"{k}={v!r}" for k, v, _ in BAD_VALUES]
+)
+def test_bad_answer_is_422_naming_the_field(client, key, value, message) -> None:
+    response = post(client, "/predict", {**CONTRACT_EXAMPLE, key: value})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]
+    assert list(errors) == [key]
+    assert message in errors[key][0]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_missing_answer_is_422_naming_the_field(client, key: str) -> None:
+    body = {k: v for k, v in CONTRACT_EXAMPLE.items() if k != key}
+    response = post(client, "/prediction/", body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {
+        key: [f"Missing answer: expected {BY_KEY[key].describe_allowed()}."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("[1, 2]", "application/json", 422),
+        ('"text"', "application/json", 422),
+        ("null", "application/json", 422),
+        ('{"Gender": 1,', "application/json", 400),
+        ("", "application/json", 400),
+        ("[" * 50_000 + "]" * 50_000, "application/json", 400),
+        ('{"Gender": ' + "9" * 5000 + "}", "application/json", 400),
+        (b"\xff\xfe{}", "application/json", 400),
+        ("Gender=1", "application/x-www-form-urlencoded", 415),
+        (json.dumps(CONTRACT_EXAMPLE), "text/plain", 415),
+    ],
+    ids=[
+        "array",
+        "string",
+        "null",
+        "truncated",
+        "empty",
+        "deep",
+        "huge-int",
+        "bad-utf8",
+        "form",
+        "text-plain",
+    ],
+)
+def test_malformed_bodies_get_json_errors(client, body, content_type, status) -> None:
+    response = post(client, "/predict", body, content_type)
+    assert response.status_code == status
+    reply = response.get_json()
+    assert reply["code"] == status and reply["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_body_over_the_limit_is_413(app, client) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = post(client, "/predict", {**CONTRACT_EXAMPLE, "padding": "x" * 2000})
+    assert response.status_code == 413
+    assert response.get_json()["code"] == 413
+
+
+def test_unknown_path_and_method_are_json(client) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.get_json()["code"] == 404
+    wrong = client.get("/predict")
+    assert wrong.status_code == 405 and wrong.get_json()["code"] == 405
+    assert "POST" in wrong.headers["Allow"]
+
+
+def _set_threshold(app, threshold: float) -> None:
+    predictor = app.extensions[PREDICTOR_EXTENSION]
+    predictor.card = type(predictor.card)(
+        predictor.version, threshold, predictor.card.references, predictor.card.document
+    )
+
+
+@pytest.mark.parametrize("threshold", [0.999, 0.001])
+def test_suicidal_thoughts_always_get_support(app, client, threshold: float) -> None:
+    _set_threshold(app, threshold)
+    reply = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()
+    assert reply["result"] == ("No Depression" if threshold > 0.5 else "Depression")
+    support = reply["support"]
+    assert any(c["phone"] == "112" for c in support["contacts"])
+    assert any("SEJIWA" in c["name"] and "119" in c["phone"] for c in support["contacts"])
+    assert "not a diagnosis" in support["notice"]
+
+
+def test_support_follows_the_result_without_suicidal_thoughts(app, client) -> None:
+    _set_threshold(app, 0.999)
+    calm = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+    assert calm["result"] == "No Depression" and "support" not in calm
+    _set_threshold(app, 0.001)
+    assert "support" in post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+
+
+def test_support_text_is_configurable(client, app) -> None:
+    app.config["SUPPORT_MESSAGE"] = "Call us."
+    app.config["SUPPORT_CONTACTS"] = [{"name": "Clinic", "phone": "123"}]
+    support = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()["support"]
+    assert support["message"] == "Call us."
+    assert support["contacts"] == [{"name": "Clinic", "phone": "123"}]
+
+
+def test_factors_explain_the_score(client) -> None:
+    reply = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+    effects = [abs(f["effect"]) for f in reply["factors"]]
+    assert effects == sorted(effects, reverse=True) and len(effects) <= 3
+    for factor in reply["factors"]:
+        assert factor["answer"] == CONTRACT_EXAMPLE[factor["key"]]
+        assert factor["answer"] != factor["reference"]
+        # Replacing the answer by the reference must move the probability by the effect.
+        swapped = post(
+            client, "/predict", {**CONTRACT_EXAMPLE, factor["key"]: factor["reference"]}
+        ).get_json()
+        assert reply["probability"] - swapped["probability"] == pytest.approx(
+            factor["effect"], abs=2e-6
+        )
+
+
+def test_batch_results_are_in_order(client) -> None:
+    variants = [{**CONTRACT_EXAMPLE, "Pressure": p, "SuicidalTh": p % 2} for p in range(1, 6)]
+    response = post(client, "/predict/batch", {"questionnaires": variants})
+    assert response.status_code == 200
+    reply = response.get_json()
+    assert reply["count"] == 5
+    singles = [post(client, "/predict", v).get_json() for v in variants]
+    assert reply["results"] == singles
+
+
+def test_batch_reports_bad_items_by_index(client) -> None:
+    items = [CONTRACT_EXAMPLE, {**CONTRACT_EXAMPLE, "Pressure": 9}, CONTRACT_EXAMPLE, "oops"]
+    response = post(client, "/predict/batch", {"questionnaires": items})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]["questionnaires"]
+    assert set(errors) == {"1", "3"}
+    assert "Pressure" in errors["1"]
+
+
+def test_batch_limit_is_configurable_and_enforced(app, client) -> None:
+    app.config["BATCH_LIMIT"] = 3
+    assert (
+        post(client, "/predict/batch", {"questionnaires": [CONTRACT_EXAMPLE] * 3}).status_code
+        == 200
+    )
+    response = post(client, "/predict/batch", {"questionnaires": [CONTRACT_EXAMPLE] * 4})
+    assert response.status_code == 422
+    assert "between 1 and 3" in response.get_json()["errors"]["json"]["questionnaires"][0]
+    assert post(client, "/predict/batch", {"questionnaires": []}).status_code == 422
+
+
+def test_default_batch_limit_takes_a_thousand(client) -> None:
+    response = post(client, "/predict/batch", {"questionnaires": [CONTRACT_EXAMPLE] * 1000})
+    assert response.status_code == 200 and response.get_json()["count"] == 1000
+    over = post(client, "/predict/batch", {"questionnaires": [CONTRACT_EXAMPLE] * 1001})
+    assert over.status_code == 422
+
+
+def test_keras_backend_gives_the_same_answers(tmp_path: Path) -> None:
+    pytest.importorskip("keras", reason="the Keras backend needs the 'train' extra")
+    from soulsync import create_app
+    from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR
+
+    lite = create_app({"TESTING": True}).test_client()
+    keras_ = create_app({"TESTING": True, "MODEL_PATH": str(SHIPPED_MODEL_DIR / KERAS_FILE)})
+    assert keras_.extensions[PREDICTOR_EXTENSION].backend.name == "keras"
+    for question in QUESTIONS:
+        for code in question.codes:
+            body = {**CONTRACT_EXAMPLE, question.key: code}
+            a = post(lite, "/predict", body).get_json()
+            b = post(keras_.test_client(), "/predict", body).get_json()
+            assert abs(a["probability"] - b["probability"]) <= 1e-5
+            assert a["result"] == b["result"]
