@@ -34,3 +34,6 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info
+
+openapi: $(STAMP)  ## regenerate the committed OpenAPI document (a test fails when it is stale)
+	$(BIN)/flask --app soulsync:create_app openapi write --format=json openapi/openapi.json

@@ -38,6 +38,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     api = register_extensions(app)
     register_predictor(app)
-    register_blueprints(api)
+    register_blueprints(app, api)
     register_response_headers(app)
     return app

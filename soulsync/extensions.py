@@ -11,12 +11,17 @@ from flask_cors import CORS
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from soulsync.api.docs import SWAGGER_UI_ASSETS_URL
 from soulsync.api.prediction import PREDICTOR_EXTENSION
 from soulsync.api.schemas import NOTICE
 from soulsync.inference.predictor import Predictor
 
 logger = logging.getLogger("soulsync")
 
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
 VALIDATION_MESSAGE = (
     "Some fields are missing or invalid: each is named under errors, by location (json, query)."
 )
@@ -55,6 +60,13 @@ def register_extensions(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    # Swagger UI from assets this service serves itself (flask-swagger-ui's package), never a
+    # CDN; no call to the public validator either.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_ASSETS_URL)
+    app.config.setdefault(
+        "OPENAPI_SWAGGER_UI_CONFIG", {"validatorUrl": None, "displayRequestDuration": True}
+    )
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {"info": {"description": API_DESCRIPTION, "title": "SoulSync model service"}},
@@ -83,7 +95,11 @@ def register_response_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cache-Control", "no-store")
+        if response.mimetype == "text/html":
+            # The docs pages may load nothing from any other host.
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
+        else:
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

@@ -9,11 +9,14 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
 
 from soulsync.api.parsing import JsonBodyParser
 from soulsync.api.schemas import (
     NOTICE,
+    PREDICTION_EXAMPLE,
     PREDICTION_MESSAGE,
+    VALIDATION_ERROR_EXAMPLE,
     BatchRequestSchema,
     BatchResponseSchema,
     PredictionSchema,
@@ -98,7 +101,13 @@ def _questionnaire_endpoint(view: Callable) -> Callable:
     view = blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")(view)
     view = blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")(view)
     view = blp.alt_response(400, response="BAD_REQUEST")(view)
-    view = blp.response(200, PredictionSchema)(view)
+    view = blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        example=VALIDATION_ERROR_EXAMPLE,
+        description="Unprocessable Entity: each bad answer is named",
+    )(view)
+    view = blp.response(200, PredictionSchema, example=PREDICTION_EXAMPLE)(view)
     return blp.arguments(QuestionnaireSchema, example=CONTRACT_EXAMPLE)(view)
 
 
@@ -133,7 +142,27 @@ class BatchView(MethodView):
     @blp.arguments(
         BatchRequestSchema, example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
     )
-    @blp.response(200, BatchResponseSchema)
+    @blp.response(
+        200,
+        BatchResponseSchema,
+        example={
+            "message": PREDICTION_MESSAGE,
+            "count": 1,
+            "model_version": PREDICTION_EXAMPLE["model_version"],
+            "results": [PREDICTION_EXAMPLE],
+        },
+    )
+    @blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="Unprocessable Entity: each bad questionnaire is named by its index",
+        example={
+            **VALIDATION_ERROR_EXAMPLE,
+            "errors": {
+                "json": {"questionnaires": {"1": VALIDATION_ERROR_EXAMPLE["errors"]["json"]}}
+            },
+        },
+    )
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")

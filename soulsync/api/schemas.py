@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from soulsync.config import DEFAULT_SUPPORT_CONTACTS, DEFAULT_SUPPORT_MESSAGE
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
     LANGUAGES,
@@ -33,6 +34,57 @@ RISK_LEVEL_DOC = (
     "`low`: below the model's threshold (result No Depression); `moderate`: from the threshold "
     "to 0.5; `high`: from 0.5 to 0.8; `very_high`: 0.8 and above."
 )
+
+
+#: An illustrative reply to the contract example (the numbers depend on the model served).
+PREDICTION_EXAMPLE = {
+    "message": PREDICTION_MESSAGE,
+    "result": POSITIVE_RESULT,
+    "status": "success",
+    "probability": 0.644133,
+    "threshold": 0.078547,
+    "risk_level": "high",
+    "model_version": "3494da45484f",
+    "factors": [
+        {
+            "key": "WorkOrStudent",
+            "answer": 0,
+            "answer_label": "Student",
+            "reference": 1,
+            "reference_label": "Working Professional",
+            "effect": 0.597084,
+        },
+        {
+            "key": "Pressure",
+            "answer": 4,
+            "answer_label": "4",
+            "reference": 1,
+            "reference_label": "1",
+            "effect": 0.499949,
+        },
+        {
+            "key": "FinancialStress",
+            "answer": 3,
+            "answer_label": "3",
+            "reference": 2,
+            "reference_label": "2",
+            "effect": 0.125363,
+        },
+    ],
+    "support": {
+        "message": DEFAULT_SUPPORT_MESSAGE,
+        "contacts": DEFAULT_SUPPORT_CONTACTS,
+        "notice": NOTICE,
+    },
+    "notice": NOTICE,
+}
+VALIDATION_ERROR_EXAMPLE = {
+    "code": 422,
+    "status": "Unprocessable Entity",
+    "message": "Some fields are missing or invalid: each is named under errors, by location "
+    "(json, query).",
+    "errors": {"json": {"Pressure": ["Invalid value 9: expected an integer from 1 to 5."]}},
+}
 
 
 class BaseSchema(Schema):

@@ -1,0 +1,82 @@
+"""Documentation pages that work with no internet: Swagger UI, with its assets served from the
+flask-swagger-ui package installed with the service, and a plain HTML reference rendered from
+the same OpenAPI document. Neither page loads anything from another host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import flask_swagger_ui
+from flask import Blueprint, Response, current_app, render_template, send_from_directory
+
+API_EXTENSION = "soulsync.api"
+SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+SWAGGER_UI_ASSETS_URL = "/docs/assets/"
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+blp = Blueprint("docs", __name__, template_folder="templates")
+
+
+@blp.get(SWAGGER_UI_ASSETS_URL + "<path:filename>")
+def swagger_ui_asset(filename: str) -> Response:
+    return send_from_directory(SWAGGER_UI_ASSETS, filename, max_age=86400)
+
+
+def _schema_name(schema: dict[str, Any] | None) -> str:
+    if not schema:
+        return ""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if schema.get("type") == "array":
+        return f"array of {_schema_name(schema.get('items'))}"
+    return schema.get("type", "object")
+
+
+def _resolve_response(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in response:
+        return spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response
+
+
+@blp.get("/reference")
+def reference() -> str:
+    """Every operation and schema of the OpenAPI document, as one static page."""
+    spec = current_app.extensions[API_EXTENSION].spec.to_dict()
+    operations = []
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            operation = item[method]
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            responses = []
+            for status, response in operation.get("responses", {}).items():
+                response = _resolve_response(spec, response)
+                content = response.get("content", {}).get("application/json", {})
+                responses.append(
+                    {
+                        "status": status,
+                        "description": response.get("description", ""),
+                        "schema": _schema_name(content.get("schema")),
+                        "example": content.get("example"),
+                    }
+                )
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": operation.get("parameters", []),
+                    "body_schema": _schema_name(body.get("schema")),
+                    "body_example": body.get("example"),
+                    "responses": responses,
+                }
+            )
+    return render_template(
+        "reference.html",
+        info=spec["info"],
+        operations=operations,
+        schemas=spec.get("components", {}).get("schemas", {}),
+    )
