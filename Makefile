@@ -6,7 +6,7 @@ DATA   ?= ../shared/data
 PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve train test lint format openapi clean
+.PHONY: install serve train test lint format openapi clean container-test deploy trigger
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,21 @@ clean:
 
 openapi: $(STAMP)  ## regenerate the committed OpenAPI document (a test fails when it is stale)
 	$(BIN)/flask --app soulsync:create_app openapi write --format=json openapi/openapi.json
+
+# --- container and deployment ------------------------------------------------------------------
+REGION        ?= asia-southeast2
+SERVICE       ?= soulsync-model-endpoint
+GITHUB_OWNER  ?= soulsync
+GITHUB_REPO   ?= soulsync-model-service
+
+container-test:  ## build the image, run it, check readiness, contract, non-root, clean log, SIGTERM
+	scripts/container-test.sh
+
+deploy:  ## test, build, push and deploy from this checkout through Cloud Build
+	gcloud builds submit --config cloudbuild.yaml \
+	  --substitutions=COMMIT_SHA=$$(git rev-parse HEAD),_REGION=$(REGION),_SERVICE=$(SERVICE) .
+
+trigger:  ## create the Cloud Build trigger that deploys every push to main
+	gcloud builds triggers create github --name=soulsync-model-endpoint \
+	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
+	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml

@@ -17,3 +17,5 @@ accesslog = "-"
 errorlog = "-"
 # No query strings or bodies in the access log: health data never reaches the logs.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# The control socket (gunicornc) is not used here; without a writable home it only warns.
+control_socket_disable = True

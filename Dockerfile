@@ -1,0 +1,45 @@
+# The serving image: the service, its shipped model and gunicorn; no TensorFlow, no test tools.
+# The base image is a build argument so that the same file builds on Cloud Build (the official
+# image) and on machines that provide a local stand-in (../shared/tools/container).
+ARG PYTHON_IMAGE=python:3.12-slim
+
+# --- build: dependencies into /opt/venv, the project into /staging -----------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# pip lives in its own environment, so the runtime environment carries neither pip nor setuptools.
+RUN python3 -m venv /tools && python3 -m venv --without-pip /opt/venv
+WORKDIR /src
+# Only the dependency metadata first: this layer (the slow one) is reused until pyproject.toml
+# changes, whatever happens to the code.
+COPY pyproject.toml README.md ./
+RUN mkdir soulsync && touch soulsync/__init__.py \
+    && /tools/bin/pip --python /opt/venv/bin/python install . \
+    && /tools/bin/pip --python /opt/venv/bin/python uninstall --yes soulsync \
+    && rm -rf build soulsync soulsync.egg-info \
+    # What the service never loads: LiteRT's WebGPU accelerator, vendor SDK stubs and model
+    # tools (it runs the classic CPU interpreter), and numpy's test suites. The container test
+    # (scripts/container-test.sh) proves the service still answers without them.
+    && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    && rm -rf "$site"/ai_edge_litert/libLiteRtWebGpuAccelerator.so "$site"/ai_edge_litert/tools \
+              "$site"/ai_edge_litert/vendors \
+    && find "$site"/numpy -type d -name tests -prune -exec rm -rf {} +
+COPY soulsync ./soulsync
+RUN /tools/bin/pip wheel --no-deps --wheel-dir /wheels . \
+    && /tools/bin/pip --python /opt/venv/bin/python install --no-deps --root /staging /wheels/*.whl
+
+# --- runtime -------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PORT=8080
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin soulsync
+# Dependencies (a layer that changes only with pyproject.toml), then the project (small).
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /staging/opt/venv /opt/venv
+WORKDIR /app
+COPY wsgi.py gunicorn.conf.py ./
+USER 10001:10001
+EXPOSE 8080
+# Exec form: gunicorn is PID 1 and receives Cloud Run's SIGTERM itself.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Build the serving image, run it, and check what a platform engineer signs off:
+#   the image builds; the container becomes ready (/readyz 200) and how fast; the contract
+#   example predicts; the process runs as non-root; the start-up log has no error or warning;
+#   SIGTERM stops it cleanly (exit 0) within 10 s; and how much the image adds over its base.
+#
+# Engine: $CONTAINER_ENGINE (docker or podman) if set; else docker when a Docker engine
+# answers; else podman through ../shared/tools/container (a local stand-in for the base image).
+# Usage: scripts/container-test.sh [TAG]     (PORT defaults to 8089)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TAG=${1:-localhost/soulsync:test}
+NAME=soulsync-container-test
+PORT=${PORT:-8089}
+WRAPPER=../shared/tools/container
+CONTRACT='{"Gender": 1, "WorkOrStudent": 0, "Pressure": 4, "Satisfaction": 3, "SleepDr": 2, "DietHabits": 1, "SuicidalTh": 0, "WSHours": 8, "FinancialStress": 3, "FamHistory": 1}'
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+seconds() { awk "BEGIN { printf \"%.2f\", $1 - $2 }"; }
+
+engine=${CONTAINER_ENGINE:-}
+if [ -z "$engine" ]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker
+  elif [ -x "$WRAPPER" ]; then engine=wrapper
+  else fail "no container engine: install docker, or provide $WRAPPER"; fi
+fi
+
+case "$engine" in
+  docker)
+    C=(docker); BASE=${PYTHON_IMAGE:-python:3.12-slim}
+    build() { docker build --build-arg PYTHON_IMAGE="$BASE" -t "$TAG" .; }
+    run() { docker run -d --name "$NAME" -p "$PORT:$PORT" -e PORT="$PORT" "$TAG" >/dev/null; } ;;
+  podman|wrapper)
+    C=(podman --runtime runc --cgroup-manager cgroupfs)
+    if [ -x "$WRAPPER" ]; then
+      BASE=$("$WRAPPER" base)
+      build() { "$WRAPPER" build . "$TAG"; }
+      run() { "$WRAPPER" run "$TAG" "$NAME" -e PORT="$PORT" >/dev/null; }
+    else
+      BASE=${PYTHON_IMAGE:-python:3.12-slim}
+      build() { podman build --build-arg PYTHON_IMAGE="$BASE" -t "$TAG" .; }
+      run() { podman run -d --name "$NAME" -p "$PORT:$PORT" -e PORT="$PORT" "$TAG" >/dev/null; }
+    fi ;;
+  *) fail "unknown engine $engine" ;;
+esac
+cleanup() { "${C[@]}" rm -f "$NAME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+echo "== build ($engine, base $BASE)"
+started=$(now)
+build > /tmp/soulsync-container-build.log 2>&1 || { tail -30 /tmp/soulsync-container-build.log; fail "build"; }
+echo "built $TAG in $(seconds "$(now)" "$started") s"
+
+image_size=$("${C[@]}" image inspect "$TAG" --format '{{.Size}}')
+base_size=$("${C[@]}" image inspect "$BASE" --format '{{.Size}}')
+added_mb=$(( (image_size - base_size) / 1000000 ))
+echo "image $((image_size / 1000000)) MB, base $((base_size / 1000000)) MB: adds ${added_mb} MB"
+"${C[@]}" run --rm --entrypoint python "$TAG" -c \
+  "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('tensorflow', 'keras')))" \
+  || fail "TensorFlow or Keras is installed in the image"
+echo "no TensorFlow or Keras in the image"
+
+echo "== run"
+cleanup
+started=$(now)
+run
+ready=""
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then ready=$(now); break; fi
+  sleep 0.02
+done
+[ -n "$ready" ] || { "${C[@]}" logs "$NAME"; fail "not ready within 6 s"; }
+echo "ready: /readyz 200 after $(seconds "$ready" "$started") s"
+
+reply=$(curl -fsS -X POST "http://127.0.0.1:$PORT/predict" -H 'Content-Type: application/json' -d "$CONTRACT")
+echo "$reply" | grep -q '"message":"Prediction successful"' || fail "contract reply: $reply"
+echo "$reply" | grep -Eq '"result":"(No )?Depression"' || fail "contract reply: $reply"
+echo "contract example: $(echo "$reply" | grep -Eo '"result":"[^"]*"')"
+
+pid=$("${C[@]}" inspect "$NAME" --format '{{.State.Pid}}')
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+[ "$uid" != 0 ] || fail "the server runs as root"
+echo "server process uid: $uid (non-root)"
+
+startup_log=$("${C[@]}" logs "$NAME" 2>&1)
+if echo "$startup_log" | grep -Eiq 'warn|error|traceback|critical'; then
+  echo "$startup_log"; fail "the start-up log has errors or warnings"
+fi
+echo "start-up log: $(echo "$startup_log" | wc -l) lines, no error or warning"
+
+echo "== SIGTERM"
+started=$(now)
+"${C[@]}" stop --time 10 "$NAME" >/dev/null
+stopped=$(now)
+code=$("${C[@]}" inspect "$NAME" --format '{{.State.ExitCode}}')
+elapsed=$(seconds "$stopped" "$started")
+echo "stopped in $elapsed s with exit code $code"
+[ "$code" = 0 ] || { "${C[@]}" logs "$NAME"; fail "exit code $code after SIGTERM"; }
+awk "BEGIN { exit !($elapsed < 10) }" || fail "took ${elapsed} s to stop"
+echo "PASS"

@@ -1,0 +1,94 @@
+"""cloudbuild.yaml: tests gate everything, one image goes from build to deploy, and every
+substitution it uses has a default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILT_IN = {
+    "PROJECT_ID",
+    "COMMIT_SHA",
+    "SHORT_SHA",
+    "BUILD_ID",
+    "LOCATION",
+    "REPO_NAME",
+    "BRANCH_NAME",
+    "TAG_NAME",
+    "REVISION_ID",
+    "PROJECT_NUMBER",
+    "SERVICE_ACCOUNT",
+}
+
+
+@pytest.fixture(scope="module")
+def build() -> dict:
+    return yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
+
+
+def test_steps_run_in_order(build: dict) -> None:
+    assert [step["id"] for step in build["steps"]] == [
+        "test",
+        "build",
+        "push",
+        "deploy",
+        "smoke-test",
+    ]
+    # No step may start early: waitFor would let build or push run beside the tests.
+    assert all("waitFor" not in step for step in build["steps"])
+
+
+def test_tests_run_pytest(build: dict) -> None:
+    script = " ".join(build["steps"][0]["args"])
+    assert "pytest" in script and "ruff check" in script
+
+
+def test_every_substitution_used_is_defined(build: dict) -> None:
+    text = (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", text))
+    assert used <= set(build["substitutions"]), used - set(build["substitutions"])
+    for name in re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)\}", text):
+        assert name in BUILT_IN, name
+    for name in (
+        "_REGION",
+        "_SERVICE",
+        "_REPOSITORY",
+        "_CPU",
+        "_MEMORY",
+        "_CONCURRENCY",
+        "_MIN_INSTANCES",
+        "_MAX_INSTANCES",
+        "_ALLOW_UNAUTHENTICATED",
+    ):
+        assert name in build["substitutions"], name
+    assert build["substitutions"]["_REGION"] == "asia-southeast2"
+    assert build["substitutions"]["_SERVICE"] == "soulsync-model-endpoint"
+
+
+def test_build_push_and_deploy_name_the_same_image(build: dict) -> None:
+    steps = {step["id"]: step for step in build["steps"]}
+    image = "${_IMAGE}:${COMMIT_SHA}"
+    assert f"--tag={image}" in steps["build"]["args"]
+    assert "--tag=${_IMAGE}:latest" in steps["build"]["args"]
+    assert steps["push"]["args"] == ["push", "--all-tags", "${_IMAGE}"]
+    assert f"image: {image}" in steps["deploy"]["args"][-1]
+    assert "docker.pkg.dev" in build["substitutions"]["_IMAGE"]  # Artifact Registry
+
+
+def test_deploy_sets_probes_and_resources(build: dict) -> None:
+    script = next(s for s in build["steps"] if s["id"] == "deploy")["args"][-1]
+    manifest = yaml.safe_load(script.split("<<YAML\n", 1)[1].split("\nYAML\n", 1)[0])
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"] == {"cpu": "${_CPU}", "memory": "${_MEMORY}"}
+
+
+def test_cloud_run_size_is_small(build: dict) -> None:
+    assert float(build["substitutions"]["_CPU"]) <= 1
+    memory = build["substitutions"]["_MEMORY"]
+    assert memory.endswith("Mi") and int(memory[:-2]) <= 512
