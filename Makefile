@@ -6,7 +6,7 @@ DATA   ?= ../shared/data
 PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve train test lint format openapi clean container-test deploy trigger
+.PHONY: install serve train test lint format openapi env-example clean container-test deploy trigger
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,6 @@ trigger:  ## create the Cloud Build trigger that deploys every push to main
 	gcloud builds triggers create github --name=soulsync-model-endpoint \
 	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
 	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml
+
+env-example: $(STAMP)  ## regenerate .env.example from soulsync/config.py
+	$(BIN)/python -m soulsync.config > .env.example

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from flask import Flask, Response
@@ -11,6 +10,7 @@ from flask_cors import CORS
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from soulsync import observability, security
 from soulsync.api.docs import SWAGGER_UI_ASSETS_URL
 from soulsync.api.prediction import PREDICTOR_EXTENSION
 from soulsync.api.schemas import NOTICE
@@ -69,9 +69,12 @@ def register_extensions(app: Flask) -> Api:
     )
     app.config.setdefault(
         "API_SPEC_OPTIONS",
-        {"info": {"description": API_DESCRIPTION, "title": "SoulSync model service"}},
+        security.document(
+            {"info": {"description": API_DESCRIPTION, "title": "SoulSync model service"}}
+        ),
     )
     api = ServiceApi(app)
+    security.init_app(app)
     CORS(app, origins=app.config["CORS_ORIGINS"])
     return api
 
@@ -80,12 +83,15 @@ def register_predictor(app: Flask) -> None:
     """Load and warm up the model once for this process."""
     predictor = Predictor.load(Path(app.config["MODEL_PATH"]), app.config["TOP_FACTORS"])
     app.extensions[PREDICTOR_EXTENSION] = predictor
+    observability.MODEL_INFO.labels(predictor.version, predictor.backend.name).set(1)
+    observability.MODEL_LOAD_SECONDS.set(predictor.load_seconds)
     logger.info(
         "model %s loaded from %s (%s backend) in %.3f s",
         predictor.version,
         predictor.backend.path.name,
         predictor.backend.name,
         predictor.load_seconds,
+        extra={"fields": {"model_version": predictor.version}},
     )
 
 
@@ -104,10 +110,6 @@ def register_response_headers(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    """The service's own logger writes to stdout; request bodies are never logged."""
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(app.config["LOG_LEVEL"])
+    """JSON lines on stdout, an access line per request; request bodies are never logged."""
+    observability.configure_logging(app.config["LOG_LEVEL"])
+    observability.init_app(app)

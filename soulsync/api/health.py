@@ -1,21 +1,23 @@
-"""Liveness and readiness, for Cloud Run's probes."""
+"""Liveness and readiness for Cloud Run's probes, and metrics for Prometheus."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from soulsync.api.prediction import PREDICTOR_EXTENSION
 from soulsync.api.schemas import HealthSchema, ReadySchema
+from soulsync.observability import metrics_response
 
-blp = Blueprint("health", __name__, description="Health checks.")
+blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
 
 @blp.route("/healthz")
 class LiveView(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, HealthSchema)
     def get(self) -> dict[str, str]:
         """Liveness
@@ -27,6 +29,7 @@ class LiveView(MethodView):
 
 @blp.route("/readyz")
 class ReadyView(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self) -> dict[str, Any]:
@@ -43,3 +46,16 @@ class ReadyView(MethodView):
             "backend": model.backend.name,
             "load_seconds": round(model.load_seconds, 4),
         }
+
+
+@blp.route("/metrics")
+class MetricsView(MethodView):
+    @blp.response(200, content_type="text/plain", description="Prometheus text format.")
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def get(self) -> Response:
+        """Prometheus metrics
+
+        Requests by endpoint and status, latency histograms, predictions by result, the model
+        served and its load time; summed over all gunicorn workers.
+        """
+        return metrics_response()

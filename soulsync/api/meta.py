@@ -24,6 +24,7 @@ blp = Blueprint("meta", __name__, description="The service, its questionnaire an
 @blp.route("/")
 class WelcomeView(MethodView):
     @blp.response(200, WelcomeSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:
         """Welcome
 
@@ -43,6 +44,7 @@ class WelcomeView(MethodView):
 class QuestionnaireView(MethodView):
     @blp.arguments(LanguageArgsSchema, location="query")
     @blp.response(200, QuestionnaireDocSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self, args: dict[str, str]) -> dict[str, Any]:
         """The ten questions, their codes and labels
 
@@ -71,6 +73,7 @@ class QuestionnaireView(MethodView):
 @blp.route("/model")
 class ModelCardView(MethodView):
     @blp.response(200, ModelCardSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:
         """The model card
 

@@ -23,6 +23,7 @@ from soulsync.api.schemas import (
     QuestionnaireSchema,
 )
 from soulsync.inference.predictor import Prediction, Predictor
+from soulsync.observability import PREDICTIONS, log_fields
 from soulsync.questionnaire import (
     BY_KEY,
     CONTRACT_EXAMPLE,
@@ -90,15 +91,31 @@ def render(
     return reply
 
 
+def _count(replies: list[dict[str, Any]], version: str) -> None:
+    """Metrics and the access line get the results; never the answers."""
+    results: dict[str, int] = {}
+    for reply in replies:
+        results[reply["result"]] = results.get(reply["result"], 0) + 1
+    for result, count in results.items():
+        PREDICTIONS.labels(result).inc(count)
+    if len(replies) == 1:
+        log_fields(model_version=version, result=replies[0]["result"])
+    else:
+        log_fields(model_version=version, results=results)
+
+
 def _screen(answers: dict[str, int]) -> dict[str, Any]:
     model = predictor()
     (prediction,) = model.predict([answers])
-    return render(answers, prediction, model.version, model.threshold)
+    reply = render(answers, prediction, model.version, model.threshold)
+    _count([reply], model.version)
+    return reply
 
 
 def _questionnaire_endpoint(view: Callable) -> Callable:
     """The request, reply and error documentation shared by both single-screening paths."""
     view = blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")(view)
+    view = blp.alt_response(401, response="UNAUTHORIZED")(view)
     view = blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")(view)
     view = blp.alt_response(400, response="BAD_REQUEST")(view)
     view = blp.alt_response(
@@ -166,6 +183,7 @@ class BatchView(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+    @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self, body: dict[str, list[dict[str, int]]]) -> dict[str, Any]:
         """Screen many questionnaires in one call
 
@@ -176,12 +194,14 @@ class BatchView(MethodView):
         model = predictor()
         items = body["questionnaires"]
         predictions = model.predict(items)
+        results = [
+            render(answers, prediction, model.version, model.threshold)
+            for answers, prediction in zip(items, predictions, strict=True)
+        ]
+        _count(results, model.version)
         return {
             "message": PREDICTION_MESSAGE,
             "count": len(items),
             "model_version": model.version,
-            "results": [
-                render(answers, prediction, model.version, model.threshold)
-                for answers, prediction in zip(items, predictions, strict=True)
-            ],
+            "results": results,
         }

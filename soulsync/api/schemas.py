@@ -14,7 +14,11 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from soulsync.config import DEFAULT_SUPPORT_CONTACTS, DEFAULT_SUPPORT_MESSAGE
+from soulsync.config import (
+    DEFAULT_BATCH_LIMIT,
+    DEFAULT_SUPPORT_CONTACTS,
+    DEFAULT_SUPPORT_MESSAGE,
+)
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
     LANGUAGES,
@@ -106,10 +110,17 @@ class Answer(fields.Field):
             integer |= {"minimum": question.min_code, "maximum": question.max_code}
         else:
             integer["enum"] = list(question.codes)
-        text = {"type": "string", "description": "the code written as text"}
+        # The strings listed are the canonical ones; the service also accepts any case, spaces
+        # around, and integral numbers such as "2.0".
+        text: dict[str, Any] = {
+            "type": "string",
+            "description": "the code written as text",
+            "enum": [str(code) for code in question.codes],
+        }
         if question.kind is Kind.CATEGORICAL:
             labels = ", ".join(f"{o.code} = {o.en!r} / {o.id!r}" for o in question.options)
             text["description"] = "the code as text, or the option's label (any case)"
+            text["enum"] += [label for o in question.options for label in (o.en, o.id)]
             description = f"{question.text_en}. Codes: {labels}."
         else:
             description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."
@@ -255,8 +266,10 @@ class BatchRequestSchema(BaseSchema):
         required=True,
         validate=_batch_limit,
         metadata={
-            "description": "Up to the batch limit (1,000 by default) questionnaires. A bad "
-            "one is reported under its index."
+            "description": "From 1 to the batch limit (1,000 unless SOULSYNC_BATCH_LIMIT says "
+            "otherwise) questionnaires. A bad one is reported under its index.",
+            "minItems": 1,
+            "maxItems": DEFAULT_BATCH_LIMIT,
         },
     )
 

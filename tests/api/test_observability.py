@@ -1,0 +1,136 @@
+"""JSON log lines in Cloud Logging's shape, request ids, traces, metrics; and no answer a
+client sends ever reaches a log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from soulsync.observability import JsonFormatter
+from soulsync.questionnaire import CONTRACT_EXAMPLE
+
+CANARY = "zq-canary-7731"
+
+
+@pytest.fixture
+def log_lines(app) -> Iterator[list]:
+    """Everything the service logs during the test, parsed."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("soulsync")
+    logger.addHandler(handler)
+    lines: list[dict] = []
+    yield lines
+    logger.removeHandler(handler)
+    lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
+
+
+def access_lines(client, path: str, **kwargs) -> dict:
+    response = client.post(path, **kwargs)
+    return response
+
+
+def test_access_line_has_cloud_logging_shape(app, client) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("soulsync").addHandler(handler)
+    try:
+        response = client.post(
+            "/predict",
+            json=CONTRACT_EXAMPLE,
+            headers={
+                "X-Request-ID": "req-42",
+                "X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/1;o=1",
+            },
+        )
+    finally:
+        logging.getLogger("soulsync").removeHandler(handler)
+    assert response.headers["X-Request-ID"] == "req-42"
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["severity"] == "INFO"
+    assert line["message"] == "POST /predict 200"
+    assert line["httpRequest"]["requestMethod"] == "POST"
+    assert line["httpRequest"]["requestUrl"] == "/predict"
+    assert line["httpRequest"]["status"] == 200
+    assert line["httpRequest"]["latency"].endswith("s")
+    assert line["request_id"] == "req-42"
+    assert line["trace_id"] == "0123456789abcdef0123456789abcdef"
+    assert line["model_version"] == response.get_json()["model_version"]
+    assert line["result"] == response.get_json()["result"]
+
+
+def test_trace_links_to_the_project_when_configured(app, client) -> None:
+    app.config["GCP_PROJECT"] = "soulsync-prod"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("soulsync").addHandler(handler)
+    try:
+        client.get("/", headers={"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/7"})
+    finally:
+        logging.getLogger("soulsync").removeHandler(handler)
+    line = json.loads(stream.getvalue().splitlines()[0])
+    assert line["logging.googleapis.com/trace"] == (
+        "projects/soulsync-prod/traces/0123456789abcdef0123456789abcdef"
+    )
+
+
+def test_request_ids_are_generated_unless_plain(client) -> None:
+    generated = client.get("/").headers["X-Request-ID"]
+    assert len(generated) == 32
+    hostile = client.get("/", headers={"X-Request-ID": f"{CANARY} <script>"})
+    assert hostile.headers["X-Request-ID"] != f"{CANARY} <script>"
+
+
+def test_no_answer_or_body_reaches_the_logs(app, client) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for logger in (logging.getLogger("soulsync"), root):
+        logger.addHandler(handler)
+    try:
+        labelled = {**CONTRACT_EXAMPLE, "SleepDr": "Lebih dari 8 jam", "note": CANARY}
+        client.post("/predict", json=labelled)
+        client.post("/prediction/", json={**CONTRACT_EXAMPLE, "Pressure": CANARY})
+        client.post("/predict/batch", json={"questionnaires": [labelled, {CANARY: 1}]})
+        client.post("/predict", data='{"' + CANARY + '": NaN}', content_type="application/json")
+        client.post("/predict", data=CANARY, content_type="text/plain")
+        client.get(f"/questionnaire?lang={CANARY}")
+        client.get(
+            f"/{CANARY}?{CANARY}=1", headers={"User-Agent": CANARY, "X-Request-ID": CANARY + "!"}
+        )
+    finally:
+        for logger in (logging.getLogger("soulsync"), root):
+            logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert text.count("\n") >= 7  # every request was logged...
+    assert CANARY not in text  # ...and nothing it carried
+    assert "Lebih dari 8 jam" not in text
+
+
+def test_metrics_count_requests_and_predictions(client) -> None:
+    before = client.get("/metrics").get_data(as_text=True)
+    client.post("/predict", json=CONTRACT_EXAMPLE)
+    client.post("/predict", json={**CONTRACT_EXAMPLE, "Pressure": 9})
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def value(text: str, sample: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    ok = 'soulsync_http_requests_total{endpoint="/predict",method="POST",status="200"}'
+    bad = 'soulsync_http_requests_total{endpoint="/predict",method="POST",status="422"}'
+    assert value(after, ok) == value(before, ok) + 1
+    assert value(after, bad) == value(before, bad) + 1
+    assert "soulsync_http_request_duration_seconds_bucket" in after
+    assert "soulsync_model_info{" in after and "soulsync_model_load_seconds" in after
+    assert "soulsync_predictions_total{result=" in after
