@@ -98,14 +98,16 @@ def register_predictor(app: Flask) -> None:
 def register_response_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Nothing else sets these, so they are added without a look-up (this runs on every
+        # request; Headers.setdefault costs several times more).
+        headers = response.headers
+        headers.add("X-Content-Type-Options", "nosniff")
+        headers.add("X-Frame-Options", "DENY")
+        headers.add("Referrer-Policy", "no-referrer")
         if response.mimetype == "text/html":
-            # The docs pages may load nothing from any other host.
-            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
-        else:
-            response.headers.setdefault("Cache-Control", "no-store")
+            headers.add("Content-Security-Policy", DOCS_CSP)  # docs load nothing from elsewhere
+        elif "Cache-Control" not in headers:
+            headers.add("Cache-Control", "no-store")
         return response
 
 

@@ -11,7 +11,6 @@ mode when PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py sets it).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -80,12 +79,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, as Cloud Logging's structured logging expects."""
 
     def format(self, record: logging.LogRecord) -> str:
+        seconds = int(record.created)
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
             "message": record.getMessage(),
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+            + f".{int((record.created - seconds) * 1000):03d}Z",
             "logger": record.name,
         }
         entry.update(getattr(record, "fields", {}))
@@ -146,36 +145,33 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def finish(response: Response) -> Response:
-        seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        response.headers[REQUEST_ID_HEADER] = request_id()
-        rule = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+        # The context-local proxies are resolved once: each use of one costs a look-up.
+        current, context = request._get_current_object(), g._get_current_object()
+        seconds = time.perf_counter() - context.get("started", time.perf_counter())
+        identifier = context.get("request_id") or request_id()
+        response.headers.add(REQUEST_ID_HEADER, identifier)
+        rule = current.url_rule.rule if current.url_rule else "unmatched"
+        method, status = current.method, response.status_code
+        REQUESTS.labels(rule, method, str(status)).inc()
         LATENCY.labels(rule).observe(seconds)
-        if rule in QUIET_PATHS and response.status_code < 400:
+        if rule in QUIET_PATHS and status < 400:
             return response
         fields = {
             "httpRequest": {
-                "requestMethod": request.method,
+                "requestMethod": method,
                 # The route, not the path: a path is whatever the client typed.
                 "requestUrl": rule,
-                "status": response.status_code,
+                "status": status,
                 "responseSize": str(response.calculate_content_length() or 0),
                 "latency": f"{seconds:.6f}s",
-                "protocol": request.environ.get("SERVER_PROTOCOL", ""),
+                "protocol": current.environ.get("SERVER_PROTOCOL", ""),
             },
-            "request_id": request_id(),
+            "request_id": identifier,
             **_trace(),
-            **g.get("log_fields", {}),
+            **context.get("log_fields", {}),
         }
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
-        access_logger.log(
-            level,
-            "%s %s %s",
-            request.method,
-            rule,
-            response.status_code,
-            extra={"fields": fields},
-        )
+        level = logging.ERROR if status >= 500 else logging.INFO
+        access_logger.log(level, "%s %s %s", method, rule, status, extra={"fields": fields})
         return response
 
 

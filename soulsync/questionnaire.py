@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 Language = Literal["en", "id"]
@@ -50,7 +51,7 @@ class Question:
     professional_column: str | None
     student_column: str | None
 
-    @property
+    @cached_property
     def codes(self) -> tuple[int, ...]:
         return tuple(option.code for option in self.options)
 

@@ -60,7 +60,11 @@ class Predictor:
         self.backend = backend
         self.card = card
         self.top_factors = top_factors
-        self._references = np.array([card.references[key] for key in KEYS], dtype=np.float32)
+        self._reference_codes = [card.references[key] for key in KEYS]
+        self._references = np.array(self._reference_codes, dtype=np.float32)
+        # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced.
+        self._swapped_columns = np.arange(len(KEYS))
+        self._swapped_rows = self._swapped_columns + 1
         self.ready = False
         self.load_seconds = 0.0
 
@@ -90,22 +94,25 @@ class Predictor:
         replaced by the reference answer; the differences are the factors.
         """
         count, width = len(answers), len(KEYS)
-        rows = np.array([[a[key] for key in KEYS] for a in answers], dtype=np.float32)
-        variants = np.repeat(rows[:, None, :], width + 1, axis=1)
-        columns = np.arange(width)
-        variants[:, columns + 1, columns] = self._references
+        rows = [[a[key] for key in KEYS] for a in answers]
+        variants = np.repeat(np.array(rows, dtype=np.float32), width + 1, axis=0)
+        variants = variants.reshape(count, width + 1, width)
+        variants[:, self._swapped_rows, self._swapped_columns] = self._references
         scores = self.backend.predict(variants.reshape(-1, width)).reshape(count, width + 1)
-        probabilities = scores[:, 0]
-        effects = probabilities[:, None] - scores[:, 1:]
+        effects = scores[:, :1] - scores[:, 1:]
         order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, : self.top_factors]
 
+        # Plain Python numbers from here on: indexing numpy arrays one scalar at a time is
+        # several times slower, and this loop runs for every questionnaire.
+        probabilities = scores[:, 0].tolist()
+        effect_lists, order_lists = effects.tolist(), order.tolist()
         predictions = []
         for i in range(count):
-            probability = float(probabilities[i])
+            probability, effect = probabilities[i], effect_lists[i]
             factors = tuple(
-                Factor(KEYS[j], int(rows[i, j]), int(self._references[j]), float(effects[i, j]))
-                for j in order[i]
-                if effects[i, j] != 0.0
+                Factor(KEYS[j], rows[i][j], self._reference_codes[j], effect[j])
+                for j in order_lists[i]
+                if effect[j] != 0.0
             )
             predictions.append(
                 Prediction(

@@ -262,3 +262,16 @@ def test_keras_backend_gives_the_same_answers(tmp_path: Path) -> None:
             b = post(keras_.test_client(), "/predict", body).get_json()
             assert abs(a["probability"] - b["probability"]) <= 1e-5
             assert a["result"] == b["result"]
+
+
+@pytest.mark.parametrize("suicidal", [0, 1])
+def test_replies_are_exactly_what_their_schemas_document(client, suicidal: int) -> None:
+    # The views return replies without dumping them through marshmallow (bench/): dumping one
+    # through its schema must change nothing, or the docs would not describe the reply.
+    from soulsync.api.schemas import BatchResponseSchema, PredictionSchema
+
+    body = {**CONTRACT_EXAMPLE, "SuicidalTh": suicidal}
+    reply = post(client, "/predict", body).get_json()
+    assert PredictionSchema().dump(reply) == reply
+    batch = post(client, "/predict/batch", {"questionnaires": [body, body]}).get_json()
+    assert BatchResponseSchema().dump(batch) == batch
