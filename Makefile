@@ -6,7 +6,7 @@ DATA   ?= ../shared/data
 PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve train test lint format openapi env-example clean container-test deploy trigger
+.PHONY: install serve train test lint format openapi env-example clean container-test deploy trigger bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,9 @@ trigger:  ## create the Cloud Build trigger that deploys every push to main
 
 env-example: $(STAMP)  ## regenerate .env.example from soulsync/config.py
 	$(BIN)/python -m soulsync.config > .env.example
+
+bench: $(STAMP)  ## benchmark the service (LiteRT and Keras) against a bare Flask floor, with wrk
+	@command -v wrk >/dev/null || { echo "installing wrk from Debian"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run.py
