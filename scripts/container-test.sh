@@ -75,9 +75,9 @@ done
 echo "ready: /readyz 200 after $(seconds "$ready" "$started") s"
 
 reply=$(curl -fsS -X POST "http://127.0.0.1:$PORT/predict" -H 'Content-Type: application/json' -d "$CONTRACT")
-echo "$reply" | grep -q '"message":"Prediction successful"' || fail "contract reply: $reply"
-echo "$reply" | grep -Eq '"result":"(No )?Depression"' || fail "contract reply: $reply"
-echo "contract example: $(echo "$reply" | grep -Eo '"result":"[^"]*"')"
+echo "$reply" | grep -Eq '"message": ?"Prediction successful"' || fail "contract reply: $reply"
+echo "$reply" | grep -Eq '"result": ?"(No )?Depression"' || fail "contract reply: $reply"
+echo "contract example: $(echo "$reply" | grep -Eo '"result": ?"[^"]*"')"
 
 pid=$("${C[@]}" inspect "$NAME" --format '{{.State.Pid}}')
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")

@@ -109,7 +109,7 @@ def as_json(reply: dict[str, Any]) -> Response:
     """The reply as it is. It is built in PredictionSchema's shape (a test dumps replies through
     the schema and compares); letting flask-smorest dump it through marshmallow a second time
     cost a fifth of every request (see bench/). The schema still documents it."""
-    return current_app.response_class(current_app.json.dumps(reply), mimetype="application/json")
+    return current_app.json.response(reply)
 
 
 def _screen(answers: dict[str, int]) -> Response:
