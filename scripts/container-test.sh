@@ -85,7 +85,14 @@ uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 echo "server process uid: $uid (non-root)"
 
 startup_log=$("${C[@]}" logs "$NAME" 2>&1)
-if echo "$startup_log" | grep -Eiq 'warn|error|traceback|critical'; then
+# Every line must be a JSON log entry of severity INFO (a traceback or a plain-text warning
+# would not be).
+if ! echo "$startup_log" | python3 -c '
+import json, sys
+lines = [line for line in sys.stdin if line.strip()]
+ok = all(line.startswith("{") and json.loads(line)["severity"] in ("INFO", "DEBUG")
+         for line in lines)
+sys.exit(0 if ok and lines else 1)'; then
   echo "$startup_log"; fail "the start-up log has errors or warnings"
 fi
 echo "start-up log: $(echo "$startup_log" | wc -l) lines, no error or warning"
