@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -109,3 +110,19 @@ def test_load_loses_nothing_and_leaks_nothing(requests: int) -> None:
             f"({requests / seconds:.0f}/s), 0 errors; worker RSS before {before} kB, "
             f"after {after} kB"
         )
+
+
+def test_metrics_add_up_across_workers() -> None:
+    """prometheus-client's multiprocess mode: /metrics counts every worker's requests, whichever
+    worker answers the scrape."""
+    with served(WEB_CONCURRENCY="2", GUNICORN_THREADS="4") as server:
+        result = load(server.port, "/predict", BODY, requests=600, clients=8)
+        assert result.ok == 600
+        sample = 'soulsync_http_requests_total{endpoint="/predict",method="POST",status="200"}'
+        for _ in range(4):  # several scrapes, so that both workers answer some
+            with urllib.request.urlopen(server.base + "/metrics", timeout=10) as response:
+                text = response.read().decode()
+            (line,) = [x for x in text.splitlines() if x.startswith(sample + " ")]
+            assert float(line.rsplit(" ", 1)[1]) == 600
+        assert 'soulsync_predictions_total{result="Depression"} 600.0' in text
+        assert "soulsync_model_load_seconds" in text
