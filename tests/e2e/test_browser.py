@@ -109,7 +109,8 @@ def test_every_operation_runs_from_the_page(page_and_requests) -> None:
     page.goto(base + "/docs")
     page.locator(".opblock").first.wait_for(timeout=15_000)
     operations = page.eval_on_selector_all(".opblock", "blocks => blocks.map(b => b.id)")
-    spec = json.loads(urllib.request.urlopen(base + "/openapi.json", timeout=10).read())
+    with urllib.request.urlopen(base + "/openapi.json", timeout=10) as response:
+        spec = json.loads(response.read())
     assert len(operations) == sum(len(item) for item in spec["paths"].values()), operations
     statuses = {operation: execute(page, operation)[0] for operation in operations}
     assert statuses == dict.fromkeys(operations, "200")
