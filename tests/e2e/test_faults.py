@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import urllib.request
+from concurrent.futures import Future
 
 import pytest
 
@@ -20,28 +21,36 @@ BATCH = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * 1000}).encode()
 THREADS = 4
 
 
+def in_background(function, *args, **kwargs) -> Future:
+    """Run `function` in a thread of its own; the future gives its result."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
 def test_a_killed_worker_is_replaced_and_the_service_keeps_answering() -> None:
     with served(WEB_CONCURRENCY="2", GUNICORN_THREADS=str(THREADS)) as server:
         victim = server.worker_pids()[0]
         halfway = threading.Event()
-        runner = threading.Thread(
-            target=lambda: results.append(
-                load(
-                    server.port,
-                    "/predict",
-                    BODY,
-                    requests=4000,
-                    clients=8,
-                    on_progress={1500: halfway},
-                )
-            )
+        running = in_background(
+            load,
+            server.port,
+            "/predict",
+            BODY,
+            requests=4000,
+            clients=8,
+            on_progress={1500: halfway},
         )
-        results: list = []
-        runner.start()
         assert halfway.wait(60)
         os.kill(victim, signal.SIGKILL)
-        runner.join(120)
-        (result,) = results
+        result = running.result(timeout=120)
         # Only requests in flight on the killed worker may fail: at most one per client
         # connected to it, and never more than its threads plus the clients' connections.
         assert result.sent == 4000
@@ -62,27 +71,21 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering() -> None:
 
 def test_sigterm_lets_requests_in_flight_finish() -> None:
     with served(WEB_CONCURRENCY="1", GUNICORN_THREADS=str(THREADS)) as server:
-        results: list = []
-        runner = threading.Thread(
-            target=lambda: results.append(
-                load(
-                    server.port,
-                    "/predict/batch",
-                    BATCH,
-                    requests=THREADS,
-                    clients=THREADS,
-                    keep_alive=False,
-                )
-            )
+        running = in_background(
+            load,
+            server.port,
+            "/predict/batch",
+            BATCH,
+            requests=THREADS,
+            clients=THREADS,
+            keep_alive=False,
         )
-        runner.start()
         time.sleep(0.05)  # the batches are being scored (each takes tens of milliseconds)
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        runner.join(30)
+        result = running.result(timeout=30)
         assert server.process.wait(timeout=10) == 0
         stopped = time.monotonic() - started
-        (result,) = results
         assert result.statuses == {200: THREADS}, (result.statuses, result.errors)
         assert stopped < 10
         print(
