@@ -17,42 +17,31 @@ CANARY = "zq-canary-7731"
 
 
 @pytest.fixture
-def log_lines(app) -> Iterator[list]:
-    """Everything the service logs during the test, parsed."""
+def captured_log() -> Iterator[io.StringIO]:
+    """Everything the service logs during the test, and anything that reaches the root logger,
+    as JSON lines."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("soulsync")
-    logger.addHandler(handler)
-    lines: list[dict] = []
-    yield lines
-    logger.removeHandler(handler)
-    lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
+    loggers = (logging.getLogger("soulsync"), logging.getLogger())
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield stream
+    for logger in loggers:
+        logger.removeHandler(handler)
 
 
-def access_lines(client, path: str, **kwargs) -> dict:
-    response = client.post(path, **kwargs)
-    return response
-
-
-def test_access_line_has_cloud_logging_shape(app, client) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logging.getLogger("soulsync").addHandler(handler)
-    try:
-        response = client.post(
-            "/predict",
-            json=CONTRACT_EXAMPLE,
-            headers={
-                "X-Request-ID": "req-42",
-                "X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/1;o=1",
-            },
-        )
-    finally:
-        logging.getLogger("soulsync").removeHandler(handler)
+def test_access_line_has_cloud_logging_shape(client, captured_log) -> None:
+    response = client.post(
+        "/predict",
+        json=CONTRACT_EXAMPLE,
+        headers={
+            "X-Request-ID": "req-42",
+            "X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/1;o=1",
+        },
+    )
     assert response.headers["X-Request-ID"] == "req-42"
-    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    (line,) = [json.loads(x) for x in captured_log.getvalue().splitlines()]
     assert line["severity"] == "INFO"
     assert line["message"] == "POST /predict 200"
     assert line["httpRequest"]["requestMethod"] == "POST"
@@ -65,17 +54,10 @@ def test_access_line_has_cloud_logging_shape(app, client) -> None:
     assert line["result"] == response.get_json()["result"]
 
 
-def test_trace_links_to_the_project_when_configured(app, client) -> None:
+def test_trace_links_to_the_project_when_configured(app, client, captured_log) -> None:
     app.config["GCP_PROJECT"] = "soulsync-prod"
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logging.getLogger("soulsync").addHandler(handler)
-    try:
-        client.get("/", headers={"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/7"})
-    finally:
-        logging.getLogger("soulsync").removeHandler(handler)
-    line = json.loads(stream.getvalue().splitlines()[0])
+    client.get("/", headers={"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/7"})
+    line = json.loads(captured_log.getvalue().splitlines()[0])
     assert line["logging.googleapis.com/trace"] == (
         "projects/soulsync-prod/traces/0123456789abcdef0123456789abcdef"
     )
@@ -88,28 +70,18 @@ def test_request_ids_are_generated_unless_plain(client) -> None:
     assert hostile.headers["X-Request-ID"] != f"{CANARY} <script>"
 
 
-def test_no_answer_or_body_reaches_the_logs(app, client) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    for logger in (logging.getLogger("soulsync"), root):
-        logger.addHandler(handler)
-    try:
-        labelled = {**CONTRACT_EXAMPLE, "SleepDr": "Lebih dari 8 jam", "note": CANARY}
-        client.post("/predict", json=labelled)
-        client.post("/prediction/", json={**CONTRACT_EXAMPLE, "Pressure": CANARY})
-        client.post("/predict/batch", json={"questionnaires": [labelled, {CANARY: 1}]})
-        client.post("/predict", data='{"' + CANARY + '": NaN}', content_type="application/json")
-        client.post("/predict", data=CANARY, content_type="text/plain")
-        client.get(f"/questionnaire?lang={CANARY}")
-        client.get(
-            f"/{CANARY}?{CANARY}=1", headers={"User-Agent": CANARY, "X-Request-ID": CANARY + "!"}
-        )
-    finally:
-        for logger in (logging.getLogger("soulsync"), root):
-            logger.removeHandler(handler)
-    text = stream.getvalue()
+def test_no_answer_or_body_reaches_the_logs(client, captured_log) -> None:
+    labelled = {**CONTRACT_EXAMPLE, "SleepDr": "Lebih dari 8 jam", "note": CANARY}
+    client.post("/predict", json=labelled)
+    client.post("/prediction/", json={**CONTRACT_EXAMPLE, "Pressure": CANARY})
+    client.post("/predict/batch", json={"questionnaires": [labelled, {CANARY: 1}]})
+    client.post("/predict", data='{"' + CANARY + '": NaN}', content_type="application/json")
+    client.post("/predict", data=CANARY, content_type="text/plain")
+    client.get(f"/questionnaire?lang={CANARY}")
+    client.get(
+        f"/{CANARY}?{CANARY}=1", headers={"User-Agent": CANARY, "X-Request-ID": CANARY + "!"}
+    )
+    text = captured_log.getvalue()
     assert text.count("\n") >= 7  # every request was logged...
     assert CANARY not in text  # ...and nothing it carried
     assert "Lebih dari 8 jam" not in text

@@ -149,3 +149,17 @@ def test_serving_never_imports_tensorflow() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_wsgi_refuses_a_bad_setting_with_one_clear_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"SOULSYNC_BATCH_LIMIT": "lots", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("soulsync: SOULSYNC_BATCH_LIMIT: ")
