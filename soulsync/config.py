@@ -27,6 +27,10 @@ DEFAULT_SUPPORT_CONTACTS = [
 ]
 
 
+class ConfigError(ValueError):
+    """A setting whose environment value cannot be read; the message names the variable."""
+
+
 def _csv(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -111,7 +115,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as error:
-            raise ValueError(f"{setting.env}: {error}") from error
+            raise ConfigError(f"{setting.env}: {error}") from error
     return values
 
 
