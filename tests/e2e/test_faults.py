@@ -3,6 +3,7 @@ requests in flight, and a bounded load run that must lose nothing and leak nothi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,25 @@ from tests.e2e.conftest import call, load, rss_kb, served
 BODY = json.dumps(CONTRACT_EXAMPLE).encode()
 BATCH = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * 1000}).encode()
 THREADS = 4
+
+
+def accepted_connections(server) -> int:
+    """Client connections the server's workers have accepted (open sockets of theirs in
+    /proc/net/tcp, established, on the server's port)."""
+    inodes = set()
+    for pid in server.worker_pids():
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == server.port and fields[3] == "01" and fields[9] in inodes:
+            count += 1
+    return count
 
 
 def in_background(function, *args, **kwargs) -> Future:
@@ -80,7 +101,11 @@ def test_sigterm_lets_requests_in_flight_finish() -> None:
             clients=THREADS,
             keep_alive=False,
         )
-        time.sleep(0.05)  # the batches are being scored (each takes tens of milliseconds)
+        # In flight means accepted by the worker: wait until it holds all four connections.
+        deadline = time.monotonic() + 10
+        while accepted_connections(server) < THREADS and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert accepted_connections(server) == THREADS
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         result = running.result(timeout=30)
