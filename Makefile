@@ -1,44 +1,73 @@
 # Every target installs what it needs into .venv first, so a fresh clone needs only Python 3.11+.
+# `make` (or `make help`) lists the targets.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 PORT   ?= 8080
-STAMP  := $(VENV)/.installed
+# What each install has done, so that it runs again only when pyproject.toml changes.
+SERVING := $(VENV)/.serving-installed
+DEVELOP := $(VENV)/.develop-installed
 
-.PHONY: install serve train test lint format openapi env-example clean container-test deploy trigger bench
+.DEFAULT_GOAL := help
+.PHONY: help serve test quick lint format train openapi settings bench container-test \
+        deploy trigger clean
 
-$(STAMP): pyproject.toml
+help:  ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
+	  $(MAKEFILE_LIST)
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# The serving install: what the container runs (no TensorFlow, no test tools).
+$(SERVING): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The development install: serving, training (TensorFlow) and the test tools.
+$(DEVELOP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[train,test]'
-	touch $(STAMP)
+	touch $@ $(SERVING)
 
-install: $(STAMP)  ## development install: service, training and test tools
-
-serve: $(STAMP)  ## run the service under gunicorn on $(PORT)
+serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=...): Swagger UI at /docs
 	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-train: $(STAMP)  ## retrain on $(DATA) and rewrite the shipped model in soulsync/model/
-	$(BIN)/soulsync train --data $(DATA)
-
-test: $(STAMP) lint  ## lint, then the whole test suite
+test: lint  ## lint, then the whole test suite (what CI and Cloud Build run)
 	$(BIN)/pytest
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
+quick: $(DEVELOP)  ## the fast inner loop: every test but the end-to-end and slow ones
+	$(BIN)/pytest -m "not e2e and not slow"
 
-format: $(STAMP)
+lint: $(DEVELOP)  ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean:
+train: $(DEVELOP)  ## retrain on $(DATA) and rewrite the shipped model in soulsync/model/
+	$(BIN)/soulsync train --data $(DATA)
+
+openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
+	$(BIN)/soulsync openapi openapi/openapi.json
+
+settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
+	$(BIN)/soulsync settings env > .env.example
+	$(BIN)/soulsync settings markdown > docs/configuration.md
+
+bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md)
+	@command -v wrk >/dev/null || { echo "installing wrk from Debian"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run.py
+
+clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info
 
-openapi: $(STAMP)  ## regenerate the committed OpenAPI document (a test fails when it is stale)
-	$(BIN)/flask --app soulsync:create_app openapi write --format=json openapi/openapi.json
-
-# --- container and deployment ------------------------------------------------------------------
+# --- container and deployment (docs/deployment.md) ---------------------------------------------
 REGION        ?= asia-southeast2
 SERVICE       ?= soulsync-model-endpoint
 GITHUB_OWNER  ?= soulsync
@@ -47,7 +76,7 @@ GITHUB_REPO   ?= soulsync-model-service
 container-test:  ## build the image, run it, check readiness, contract, non-root, clean log, SIGTERM
 	scripts/container-test.sh
 
-deploy:  ## test, build, push and deploy from this checkout through Cloud Build
+deploy:  ## test, build, push and deploy this checkout through Cloud Build
 	gcloud builds submit --config cloudbuild.yaml \
 	  --substitutions=COMMIT_SHA=$$(git rev-parse HEAD),_REGION=$(REGION),_SERVICE=$(SERVICE) .
 
@@ -55,12 +84,3 @@ trigger:  ## create the Cloud Build trigger that deploys every push to main
 	gcloud builds triggers create github --name=soulsync-model-endpoint \
 	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
 	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml
-
-env-example: $(STAMP)  ## regenerate .env.example from soulsync/config.py
-	$(BIN)/python -m soulsync.config > .env.example
-
-bench: $(STAMP)  ## benchmark the service (LiteRT and Keras) against a bare Flask floor, with wrk
-	@command -v wrk >/dev/null || { echo "installing wrk from Debian"; \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-	$(BIN)/python bench/run.py

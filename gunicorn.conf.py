@@ -1,22 +1,32 @@
 """gunicorn settings, read by `gunicorn --config gunicorn.conf.py wsgi:app`.
 
-From the environment: PORT (Cloud Run sets it), WEB_CONCURRENCY (workers), GUNICORN_THREADS,
-GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT.
+The values come from the server settings of soulsync/config.py (PORT, WEB_CONCURRENCY,
+GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, PROMETHEUS_MULTIPROC_DIR),
+documented in docs/configuration.md.
 """
 
+import glob
 import os
 import shutil
+import sys
 import tempfile
 
 from gunicorn.glogging import Logger
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+from soulsync.config import ConfigError, server_settings
+
+try:
+    _settings = server_settings()
+except ConfigError as error:
+    sys.exit(f"soulsync: {error}")
+
+bind = f"0.0.0.0:{_settings['PORT']}"
+workers = _settings["WEB_CONCURRENCY"]
+threads = _settings["GUNICORN_THREADS"]
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = _settings["GUNICORN_TIMEOUT"]
 # Cloud Run sends SIGTERM, then SIGKILL 10 s later: in-flight requests get 8 s to finish.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
+graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = 5
 # The app writes its own access line per request (JSON, no bodies): gunicorn's is off, and its
 # own messages are JSON lines too.
@@ -36,7 +46,7 @@ logger_class = AppLogsAccess
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "soulsync.observability.JsonFormatter"}},
+    "formatters": {"json": {"()": "soulsync.logs.JsonFormatter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
@@ -54,19 +64,29 @@ logconfig_dict = {
 control_socket_disable = True
 
 # Prometheus metrics summed over workers: prometheus-client's multiprocess mode needs a folder
-# of its own, set before any worker imports the app, and emptied at every start.
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
-    prefix="soulsync-metrics-"
-)
+# of its own, named before any worker imports the app. A folder made here is removed at exit.
+_metrics_dir = _settings["PROMETHEUS_MULTIPROC_DIR"] or tempfile.mkdtemp(prefix="soulsync-metrics-")
+_made_metrics_dir = not _settings["PROMETHEUS_MULTIPROC_DIR"]
+try:
+    os.makedirs(_metrics_dir, exist_ok=True)
+except OSError as error:
+    sys.exit(f"soulsync: PROMETHEUS_MULTIPROC_DIR {_metrics_dir}: {error.strerror}")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+# prometheus-client chooses where its values live when it is first imported: only now, with
+# the folder named, may this process import it.
+from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server):
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    os.makedirs(_metrics_dir, exist_ok=True)
+    """Start counting from zero: an earlier run's files would add to this one's."""
+    for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(stale)
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -3,7 +3,7 @@ at import."""
 
 import sys
 
-from soulsync import create_app
+from soulsync.app import create_app
 from soulsync.config import ConfigError
 from soulsync.inference.backends import ModelLoadError
 

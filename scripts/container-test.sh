@@ -14,7 +14,9 @@ TAG=${1:-localhost/soulsync:test}
 NAME=soulsync-container-test
 PORT=${PORT:-8089}
 WRAPPER=../shared/tools/container
-CONTRACT='{"Gender": 1, "WorkOrStudent": 0, "Pressure": 4, "Satisfaction": 3, "SleepDr": 2, "DietHabits": 1, "SuicidalTh": 0, "WSHours": 8, "FinancialStress": 3, "FamHistory": 1}'
+# The contract example is the one the service documents for POST /predict (its OpenAPI document).
+EXAMPLE_FROM_SPEC='import json, sys; spec = json.load(sys.stdin)
+print(json.dumps(spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]))'
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 now() { date +%s.%N; }
@@ -74,7 +76,8 @@ done
 [ -n "$ready" ] || { "${C[@]}" logs "$NAME"; fail "not ready within 6 s"; }
 echo "ready: /readyz 200 after $(seconds "$ready" "$started") s"
 
-reply=$(curl -fsS -X POST "http://127.0.0.1:$PORT/predict" -H 'Content-Type: application/json' -d "$CONTRACT")
+contract=$(curl -fsS "http://127.0.0.1:$PORT/openapi.json" | python3 -c "$EXAMPLE_FROM_SPEC")
+reply=$(curl -fsS -X POST "http://127.0.0.1:$PORT/predict" -H 'Content-Type: application/json' -d "$contract")
 echo "$reply" | grep -Eq '"message": ?"Prediction successful"' || fail "contract reply: $reply"
 echo "$reply" | grep -Eq '"result": ?"(No )?Depression"' || fail "contract reply: $reply"
 echo "contract example: $(echo "$reply" | grep -Eo '"result": ?"[^"]*"')"

@@ -1,21 +1,27 @@
-"""The `soulsync` command: `soulsync train` trains, evaluates and exports the model."""
+"""The `soulsync` command: `train` the model (needs the train extra), write the `openapi`
+document, print the `settings` as .env.example or as the docs' settings page."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
+from soulsync import api, config
+from soulsync.app import create_app
 from soulsync.inference.card import SHIPPED_MODEL_DIR
 
 
 def _train(args: argparse.Namespace) -> int:
-    # TensorFlow's C++ chatter (CUDA probing, CPU flags, graph attributes) hides the progress
-    # lines; real failures still arrive as Python exceptions.
+    # TensorFlow's C++ chatter (CUDA probing, CPU flags) hides the progress lines; real failures
+    # still arrive as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Imported here, not at the top: training needs TensorFlow (the optional `train` extra, and
+    # 3 s and 600 MB to import), which the service and the other subcommands never load.
     from soulsync.training.data import DataError
-    from soulsync.training.train import run
+    from soulsync.training.pipeline import run
 
     try:
         run(args.data, args.out, epochs=args.epochs)
@@ -25,9 +31,24 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="soulsync", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def _openapi(args: argparse.Namespace) -> int:
+    document = api.openapi_document(create_app())
+    args.file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    text = config.env_example() if args.format == "env" else config.markdown_page()
+    sys.stdout.write(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="soulsync", description="SoulSync model service: training and generated files."
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+
     train = commands.add_parser(
         "train",
         help="train, evaluate and export the model",
@@ -53,7 +74,26 @@ def main(argv: list[str] | None = None) -> int:
         help="override every candidate's epoch count (for quick checks only)",
     )
     train.set_defaults(handler=_train)
-    args = parser.parse_args(argv)
+
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."
+    )
+    openapi.add_argument("file", type=Path, help="where to write it (openapi/openapi.json)")
+    openapi.set_defaults(handler=_openapi)
+
+    settings = commands.add_parser(
+        "settings",
+        help="print .env.example or the settings page of the docs",
+        description="Print every setting with its default: as .env.example (env) or as "
+        "docs/configuration.md (markdown).",
+    )
+    settings.add_argument("format", choices=["env", "markdown"])
+    settings.set_defaults(handler=_settings)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     return args.handler(args)
 
 

@@ -1,7 +1,9 @@
-"""Settings: defaults < SOULSYNC_* environment variables < the mapping given to create_app().
+"""Settings, each defined once here with its default, its type and what it does.
 
-Every setting is listed once in SETTINGS with its default, its type and what it does; the README
-table and `.env.example` are written from the same list (a test checks they agree).
+Service settings reach the app as `app.config[KEY]`: defaults < SOULSYNC_<KEY> environment
+variables < the mapping given to `create_app()`. Server settings are read by gunicorn.conf.py.
+The settings table in docs/configuration.md and `.env.example` are generated from this list
+(`make settings`; a test fails while either is stale).
 """
 
 from __future__ import annotations
@@ -12,19 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soulsync.inference.card import DEFAULT_MODEL_PATH
-
 ENV_PREFIX = "SOULSYNC_"
-
-DEFAULT_SUPPORT_MESSAGE = (
-    "You do not have to face this alone. If you are thinking about suicide or are in danger, "
-    "please contact someone now."
-)
-DEFAULT_BATCH_LIMIT = 1000
-DEFAULT_SUPPORT_CONTACTS = [
-    {"name": "Emergency services (Indonesia)", "phone": "112"},
-    {"name": "SEJIWA, Indonesia's national mental-health line", "phone": "119 ext. 8"},
-]
 
 
 class ConfigError(ValueError):
@@ -35,108 +25,202 @@ def _csv(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{value} is not a positive whole number")
+    return value
+
+
+def _contacts(text: str) -> list[dict[str, str]]:
+    contacts = json.loads(text)
+    if not isinstance(contacts, list) or not all(
+        isinstance(c, dict)
+        and set(c) == {"name", "phone"}
+        and all(isinstance(v, str) for v in c.values())
+        for c in contacts
+    ):
+        raise ValueError('expected a JSON list of {"name": "...", "phone": "..."} objects')
+    return contacts
+
+
 @dataclass(frozen=True)
 class Setting:
-    name: str
+    env: str
     default: Any
     parse: Callable[[str], Any]
     help: str
+    #: The app.config key of a service setting; None for a server setting (gunicorn.conf.py).
+    key: str | None = None
+    #: How the docs show the default, where the value itself would not say it.
+    shown: str | None = None
 
     @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name
+    def shown_default(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        if self.parse is _contacts:
+            return json.dumps(self.default)
+        if isinstance(self.default, list):
+            return ",".join(self.default)
+        return str(self.default)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
+def _service(key: str, default: Any, parse: Callable[[str], Any], help: str, **kw: Any) -> Setting:
+    return Setting(ENV_PREFIX + key, default, parse, help, key=key, **kw)
+
+
+SERVICE_SETTINGS: tuple[Setting, ...] = (
+    _service(
         "MODEL_PATH",
-        str(DEFAULT_MODEL_PATH),
+        "",
         str,
-        "Model file to serve: .tflite (LiteRT, default) or .keras/.h5 (needs the train "
-        "extra). Its model_card.json is read from the same folder when it describes it.",
+        "Model file to serve: .tflite (LiteRT) or .keras/.h5 (needs the train extra). Its "
+        "model_card.json is read from the same folder when it describes it.",
+        shown="(empty: the shipped soulsync/model/model.tflite)",
     ),
-    Setting(
+    _service(
         "CORS_ORIGINS",
         ["*"],
         _csv,
         "Comma-separated origins allowed by CORS; * (the default) allows any, as before.",
     ),
-    Setting("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
-    Setting(
+    _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
+    _service(
         "BATCH_LIMIT",
-        DEFAULT_BATCH_LIMIT,
-        int,
+        1000,
+        _positive_int,
         "Most questionnaires accepted by POST /predict/batch.",
     ),
-    Setting(
+    _service(
         "MAX_CONTENT_LENGTH",
         2 * 1024 * 1024,
-        int,
+        _positive_int,
         "Largest request body in bytes; a larger one gets 413.",
     ),
-    Setting("TOP_FACTORS", 3, int, "How many answers the reply lists as the score's top factors."),
-    Setting(
+    _service(
+        "TOP_FACTORS",
+        3,
+        _positive_int,
+        "How many answers the reply lists as the score's top factors.",
+    ),
+    _service(
         "API_KEYS",
         [],
         _csv,
         "Comma-separated API keys. When set, every endpoint but /healthz, /readyz and the docs "
-        "pages requires one in the X-API-Key header. Empty (the default): no keys.",
+        "pages requires one in the X-API-Key header (401 otherwise). Empty (the default): no "
+        "keys.",
     ),
-    Setting(
+    _service(
         "GCP_PROJECT",
         "",
         str,
         "Google Cloud project id, so that log lines link to Cloud Trace (X-Cloud-Trace-Context).",
     ),
-    Setting(
+    _service(
         "SUPPORT_MESSAGE",
-        DEFAULT_SUPPORT_MESSAGE,
+        "You do not have to face this alone. If you are thinking about suicide or are in danger, "
+        "please contact someone now.",
         str,
         "Text of the support block shown with a Depression result or suicidal thoughts.",
     ),
-    Setting(
+    _service(
         "SUPPORT_CONTACTS",
-        DEFAULT_SUPPORT_CONTACTS,
-        json.loads,
+        [
+            {"name": "Emergency services (Indonesia)", "phone": "112"},
+            {"name": "SEJIWA, Indonesia's national mental-health line", "phone": "119 ext. 8"},
+        ],
+        _contacts,
         'Support contacts as JSON: [{"name": "...", "phone": "..."}, ...].',
     ),
 )
 
+SERVER_SETTINGS: tuple[Setting, ...] = (
+    Setting("PORT", 8080, _positive_int, "Port gunicorn binds on 0.0.0.0 (Cloud Run sets it)."),
+    Setting("WEB_CONCURRENCY", 1, _positive_int, "gunicorn worker processes."),
+    Setting("GUNICORN_THREADS", 8, _positive_int, "Threads per worker."),
+    Setting(
+        "GUNICORN_TIMEOUT",
+        30,
+        _positive_int,
+        "Seconds a worker may stay silent before gunicorn restarts it.",
+    ),
+    Setting(
+        "GUNICORN_GRACEFUL_TIMEOUT",
+        8,
+        _positive_int,
+        "Seconds requests in flight get to finish after SIGTERM (Cloud Run kills 10 s after it).",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
+        str,
+        "Folder where the workers keep their metrics, so that /metrics sums them. Created if "
+        "missing and emptied at start; when unset, a new temporary folder, removed at exit.",
+        shown="(empty: a new temporary folder)",
+    ),
+)
 
-def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Every setting, from SOULSYNC_<NAME> where set, else its default."""
+SETTINGS = SERVICE_SETTINGS + SERVER_SETTINGS
+
+#: Each service setting's default, by app.config key.
+DEFAULTS: dict[str, Any] = {s.key: s.default for s in SERVICE_SETTINGS if s.key}
+
+
+def _read(settings: tuple[Setting, ...], environ: Mapping[str, str] | None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     values = {}
-    for setting in SETTINGS:
+    for setting in settings:
         raw = environ.get(setting.env)
-        if raw is None or raw == "":
-            values[setting.name] = setting.default
+        name = setting.key or setting.env
+        if raw is None or raw.strip() == "":
+            values[name] = setting.default
             continue
         try:
-            values[setting.name] = setting.parse(raw)
+            values[name] = setting.parse(raw)
         except ValueError as error:
             raise ConfigError(f"{setting.env}: {error}") from error
     return values
 
 
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every service setting by app.config key, from SOULSYNC_<KEY> where set, else its default."""
+    return _read(SERVICE_SETTINGS, environ)
+
+
+def server_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every server setting by variable name, for gunicorn.conf.py."""
+    return _read(SERVER_SETTINGS, environ)
+
+
 def env_example() -> str:
     """The text of `.env.example`: every setting with its help and default."""
-    lines = [
-        "# Every setting of the service, with its default (generated by `make env-example`).",
-        "# PORT, WEB_CONCURRENCY and GUNICORN_THREADS are read by gunicorn.conf.py.",
-        "",
-    ]
+    lines = ["# Every setting of the service, with its default (generated by `make settings`).", ""]
     for setting in SETTINGS:
-        default = setting.default
-        if setting.name == "MODEL_PATH":
-            default = "(the shipped soulsync/model/model.tflite)"
-        elif setting.parse is json.loads:
-            default = json.dumps(default)
-        elif isinstance(default, list):
-            default = ",".join(default)
-        lines += [f"# {setting.help}", f"# {setting.env}={default}", ""]
+        lines += [f"# {setting.help}", f"# {setting.env}={setting.shown_default}", ""]
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    print(env_example(), end="")
+def markdown_page() -> str:
+    """docs/configuration.md: how settings combine, and every one of them."""
+    rows = [
+        "# Configuration",
+        "",
+        "<!-- Generated by `make settings` from soulsync/config.py; a test fails while stale. -->",
+        "",
+        "Every setting is an environment variable, and all are optional. Service settings "
+        "(`SOULSYNC_*`) are read when the app is built: defaults, then the environment, then the "
+        "mapping given to `create_app()` (tests). Server settings are read by gunicorn.conf.py. "
+        "A value that cannot be read stops start-up with one line naming the variable. "
+        "`.env.example` lists the same settings.",
+        "",
+        "| variable | default | what it does |",
+        "|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        default = setting.shown_default.replace("|", "\\|")
+        if default and not default.startswith("("):
+            default = f"`{default}`"
+        rows.append(f"| `{setting.env}` | {default or '(empty)'} | {setting.help} |")
+    return "\n".join(rows) + "\n"

@@ -1,36 +1,23 @@
-"""Logs and metrics.
+"""Every request: its id (echoed to the client), its access line and its metrics.
 
-Logs: one JSON object per line on stdout, in the shape Cloud Logging reads (`severity`,
-`message`, `httpRequest`, `logging.googleapis.com/trace`), with a request id echoed to the
-client. Nothing a client sends is logged (it is health data): no body, no answer, no query
-string, no user agent; the request id is kept only if it is a short plain token.
-
-Metrics: Prometheus, correct across gunicorn workers through prometheus-client's multiprocess
-mode when PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py sets it).
+The access line is JSON in Cloud Logging's shape (`httpRequest`, `logging.googleapis.com/trace`).
+Nothing a client sends is logged (it is health data): no body, no answer, no query string, no
+user agent, not the path as typed (the route instead); the request id is kept only if it is a
+short plain token.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import sys
 import time
 import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+
+from soulsync.logs import configure_logging
+from soulsync.metrics import LATENCY, REQUESTS
 
 #: Probes and scrapes that succeed are counted but not logged: they would drown the log.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -39,69 +26,7 @@ TRACE_HEADER = "X-Cloud-Trace-Context"
 _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 
-logger = logging.getLogger("soulsync")
 access_logger = logging.getLogger("soulsync.access")
-
-REQUESTS = Counter(
-    "soulsync_http_requests_total",
-    "HTTP requests by endpoint, method and status.",
-    ["endpoint", "method", "status"],
-)
-LATENCY = Histogram(
-    "soulsync_http_request_duration_seconds",
-    "Time to answer a request, by endpoint.",
-    ["endpoint"],
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
-PREDICTIONS = Counter("soulsync_predictions_total", "Questionnaires scored, by result.", ["result"])
-MODEL_INFO = Gauge(
-    "soulsync_model_info",
-    "The model served (value 1).",
-    ["version", "backend"],
-    multiprocess_mode="max",
-)
-MODEL_LOAD_SECONDS = Gauge(
-    "soulsync_model_load_seconds",
-    "Time to load and warm up the model (slowest worker).",
-    multiprocess_mode="max",
-)
-
-_SEVERITY = {
-    "WARNING": "WARNING",
-    "CRITICAL": "CRITICAL",
-    "ERROR": "ERROR",
-    "INFO": "INFO",
-    "DEBUG": "DEBUG",
-}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, as Cloud Logging's structured logging expects."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        seconds = int(record.created)
-        entry: dict[str, Any] = {
-            "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
-            "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-            + f".{int((record.created - seconds) * 1000):03d}Z",
-            "logger": record.name,
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["stack_trace"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-def configure_logging(level: str) -> None:
-    """The service's loggers write JSON lines to stdout (once per process)."""
-    if not any(getattr(h, "soulsync", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter())
-        handler.soulsync = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(level)
 
 
 def _new_request_id() -> str:
@@ -134,7 +59,9 @@ def log_fields(**fields: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Time every request, echo its id, write its access line and count it."""
+    """JSON log lines on stdout; time every request, echo its id, write its access line and
+    count it."""
+    configure_logging(app.config["LOG_LEVEL"])
 
     @app.before_request
     def start_request() -> None:
@@ -173,16 +100,3 @@ def init_app(app: Flask) -> None:
         level = logging.ERROR if status >= 500 else logging.INFO
         access_logger.log(level, "%s %s %s", method, rule, status, extra={"fields": fields})
         return response
-
-
-def metrics_registry() -> CollectorRegistry:
-    """All workers' metrics in multiprocess mode, this process's otherwise."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return registry
-    return REGISTRY
-
-
-def metrics_response() -> Response:
-    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)

@@ -211,6 +211,13 @@ BY_KEY: dict[str, Question] = {question.key: question for question in QUESTIONS}
 #: The question whose "yes" must always lead to help being shown, whatever the score.
 SUICIDAL_THOUGHTS_KEY = "SuicidalTh"
 
+#: The question that says which population a person belongs to. Students and working
+#: professionals answer differently and have very different base rates, so the model card's
+#: decision rules and figures are given for each group, by these names.
+GROUP_KEY = "WorkOrStudent"
+STUDENT, PROFESSIONAL = 0, 1  # its codes
+GROUPS: dict[int, str] = {STUDENT: "students", PROFESSIONAL: "professionals"}
+
 #: The contract's example answer, byte for byte what the old client sends.
 CONTRACT_EXAMPLE: dict[str, int] = {
     "Gender": 1,
@@ -225,6 +232,7 @@ CONTRACT_EXAMPLE: dict[str, int] = {
     "FamHistory": 1,
 }
 
-#: The label the survey uses for the target column and the service returns as `result`.
-POSITIVE_RESULT = "Depression"
+#: The reply's `message` and `result` strings that clients of the old service read.
+PREDICTION_MESSAGE = "Prediction successful"
+POSITIVE_RESULT = "Depression"  # also the survey's target column
 NEGATIVE_RESULT = "No Depression"

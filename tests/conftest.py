@@ -1,37 +1,41 @@
-"""Shared fixtures: the real data and contract when present, and a model trained on a small
-generated survey through the real pipeline (so tests exercise real model files)."""
+"""Shared fixtures. The suite stands on the repository alone: the contract with the old clients,
+a small survey in the Kaggle files' format and an older model build are fixtures under
+tests/fixtures/; training tests train a real model on that survey through the real pipeline."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.survey import write_survey
+from soulsync.api.state import EXTENSION
+from soulsync.app import create_app
+from soulsync.inference.screening import Screener
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"../shared is not beside the checkout ({SHARED})")
-    return SHARED
+def contract() -> dict:
+    """The wire contract of ../shared/contract.md: keys, codes, example, reply strings."""
+    return json.loads((FIXTURES / "contract.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")
-def survey_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_survey(tmp_path_factory.mktemp("survey"))
+def survey_dir() -> Path:
+    """Both survey files, generated (tests/survey.py), in the real files' exact format."""
+    return FIXTURES / "survey"
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, survey_dir: Path) -> tuple[Path, dict]:
-    """A model trained end to end on the generated survey: (artifact folder, card)."""
+    """A model trained end to end on the fixture survey: (artifact folder, card)."""
     pytest.importorskip("tensorflow", reason="training needs the 'train' extra")
-    from soulsync.training.train import run
+    from soulsync.training.pipeline import run
 
     out = tmp_path_factory.mktemp("model")
     card = run(survey_dir, out, epochs=3, progress=lambda line: None)
@@ -41,6 +45,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, survey_dir: Path) -> tuple
 @pytest.fixture
 def app():
     """The real app, serving the shipped model (pytest-flask builds `client` from it)."""
-    from soulsync import create_app
-
     return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def screener(app) -> Screener:
+    """The app's screener (model, card and decision rules)."""
+    return app.extensions[EXTENSION].screener

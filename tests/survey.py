@@ -1,4 +1,8 @@
-"""Write small survey files in the Kaggle format, for tests that must not need the real data."""
+"""Small survey files in the Kaggle files' exact format, generated (no real row is copied), for
+tests that must not need the real data.
+
+`python -m tests.survey` rewrites the committed fixture, tests/fixtures/survey/.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from soulsync.questionnaire import QUESTIONS, Kind
-from soulsync.training.data import (
-    PROFESSIONAL,
-    PROFESSIONAL_FILE,
-    STUDENT,
-    STUDENT_FILE,
-    TARGET_COLUMN,
-)
+from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT, Kind
+from soulsync.training.data import PROFESSIONAL_FILE, STUDENT_FILE, TARGET_COLUMN
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "survey"
 
 
 def header(group: int) -> list[str]:
@@ -57,7 +57,7 @@ def random_rows(group: int, count: int, seed: int) -> list[dict[str, str]]:
 
 def write_file(path: Path, group: int, rows: list[dict[str, str]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header(group))
+        writer = csv.DictWriter(handle, fieldnames=header(group), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -71,3 +71,8 @@ def write_survey(folder: Path, rows_per_file: int = 160, seed: int = 7) -> Path:
     )
     write_file(folder / STUDENT_FILE, STUDENT, random_rows(STUDENT, rows_per_file, seed + 1))
     return folder
+
+
+if __name__ == "__main__":
+    write_survey(FIXTURE)
+    print(f"wrote {FIXTURE}")

@@ -42,9 +42,13 @@ def test_steps_run_in_order(build: dict) -> None:
     assert all("waitFor" not in step for step in build["steps"])
 
 
-def test_tests_run_pytest(build: dict) -> None:
-    script = " ".join(build["steps"][0]["args"])
-    assert "pytest" in script and "ruff check" in script
+def test_tests_run_the_same_gate_as_ci(build: dict) -> None:
+    """Cloud Build's test step runs .ci/run, and .ci/run runs the README's test command."""
+    script = build["steps"][0]["args"][-1]
+    assert script.strip().splitlines()[-1] == "bash .ci/run"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.strip().splitlines()[-1] == "make test"
+    assert "\n    make test " in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_substitution_used_is_defined(build: dict) -> None:

@@ -1,5 +1,5 @@
 """Settings come from defaults, then SOULSYNC_* variables, then create_app(config); every one
-is documented in the README and .env.example."""
+is documented, from the same list, in docs/configuration.md and .env.example."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from soulsync import create_app
-from soulsync.config import SETTINGS, env_example, from_environment
+from soulsync.app import create_app
+from soulsync.config import (
+    SERVER_SETTINGS,
+    ConfigError,
+    env_example,
+    from_environment,
+    markdown_page,
+    server_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,12 +50,23 @@ def test_factory_config_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -
     assert create_app({"BATCH_LIMIT": 9}).config["BATCH_LIMIT"] == 9
 
 
-def test_every_setting_is_in_the_readme() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for setting in SETTINGS:
-        assert setting.env in text, f"{setting.env} missing from the README"
+@pytest.mark.parametrize(
+    ("path", "text"), [(".env.example", env_example), ("docs/configuration.md", markdown_page)]
+)
+def test_generated_settings_files_are_current(path: str, text) -> None:
+    committed = (ROOT / path).read_text(encoding="utf-8")
+    assert committed == text(), f"{path} is stale: run `make settings`"
 
 
-def test_env_example_is_current() -> None:
-    committed = (ROOT / ".env.example").read_text(encoding="utf-8")
-    assert committed == env_example(), ".env.example is stale: run `make env-example`"
+def test_every_setting_gunicorn_reads_is_defined_once() -> None:
+    """gunicorn.conf.py takes its values from config.SERVER_SETTINGS, never from os.environ."""
+    text = (ROOT / "gunicorn.conf.py").read_text(encoding="utf-8")
+    assert "os.environ.get" not in text and "os.getenv" not in text
+    for setting in SERVER_SETTINGS:
+        assert f'_settings["{setting.env}"]' in text.replace("'", '"'), setting.env
+
+
+def test_server_settings_are_checked() -> None:
+    assert server_settings({})["PORT"] == 8080
+    with pytest.raises(ConfigError, match="GUNICORN_THREADS"):
+        server_settings({"GUNICORN_THREADS": "0"})

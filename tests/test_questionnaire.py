@@ -1,53 +1,41 @@
-"""The questionnaire definition must match the contract with existing clients, code for code."""
+"""The questionnaire definition must match the contract with existing clients, code for code
+(tests/fixtures/contract.json, the contract of ../shared/contract.md)."""
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import pytest
 
-from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, KEYS, QUESTIONS, Kind
+from soulsync.questionnaire import (
+    BY_KEY,
+    CONTRACT_EXAMPLE,
+    KEYS,
+    NEGATIVE_RESULT,
+    POSITIVE_RESULT,
+    PREDICTION_MESSAGE,
+    QUESTIONS,
+    Kind,
+)
 
 
-def contract_table(contract: Path) -> dict[str, dict[int, str | None]]:
-    """key -> {code: label or None for numeric scales}, read from the contract's table."""
-    table: dict[str, dict[int, str | None]] = {}
-    for line in contract.read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) != 3 or cells[0] in ("key", "---") or not cells[0].isidentifier():
-            continue
-        key, _, codes = cells
-        scale = re.fullmatch(r"(\d+) to (\d+)", codes)
-        if scale:
-            low, high = int(scale[1]), int(scale[2])
-            table[key] = dict.fromkeys(range(low, high + 1))
-        else:
-            table[key] = {
-                int(code): label.strip().strip('"')
-                for code, label in re.findall(r'(\d+) ("[^"]+"|[^,]+)', codes)
-            }
-    return table
-
-
-def test_every_code_and_label_matches_the_contract(shared_dir: Path) -> None:
-    table = contract_table(shared_dir / "contract.md")
+def test_every_code_and_label_matches_the_contract(contract: dict) -> None:
+    table = contract["questions"]
     assert list(table) == list(KEYS)
     for question in QUESTIONS:
         expected = table[question.key]
-        assert question.codes == tuple(expected), question.key
-        if question.kind is Kind.CATEGORICAL:
-            assert {o.code: o.en for o in question.options} == expected, question.key
-        else:
+        if "scale" in expected:
+            low, high = expected["scale"]
+            assert question.kind is Kind.SCALE, question.key
+            assert question.codes == tuple(range(low, high + 1)), question.key
             assert all(o.en == str(o.code) for o in question.options)
+        else:
+            assert question.kind is Kind.CATEGORICAL, question.key
+            assert {str(o.code): o.en for o in question.options} == expected, question.key
 
 
-def test_contract_example_is_the_documented_payload(shared_dir: Path) -> None:
-    text = (shared_dir / "contract.md").read_text(encoding="utf-8")
-    example = re.search(r'\{"Gender".*?\}', text, re.S)
-    assert example is not None
-    assert json.loads(example[0]) == CONTRACT_EXAMPLE
+def test_contract_example_and_reply_strings(contract: dict) -> None:
+    assert contract["example"] == CONTRACT_EXAMPLE
+    assert contract["reply"]["message"] == PREDICTION_MESSAGE
+    assert contract["reply"]["results"] == [POSITIVE_RESULT, NEGATIVE_RESULT]
 
 
 def test_sleep_codes_are_alphabetical_not_by_hours() -> None:

@@ -1,17 +1,37 @@
-"""The HTTP layer: blueprints and their schemas. It reaches the model only through the
-predictor stored in `app.extensions`, and knows nothing of TensorFlow."""
+"""The HTTP layer: blueprints, their schemas and the documentation pages.
+
+It reaches the model only through the screener handed to `init_app`, and knows nothing of
+TensorFlow.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
-from soulsync.api import docs, health, meta, prediction
+from soulsync.api import docs, errors, headers, health, meta, prediction
+from soulsync.api.state import EXTENSION, ApiState
+from soulsync.inference.screening import NOTICE, Screener
 
 
-def register_blueprints(app: Flask, api: Api) -> None:
-    """The API's blueprints (documented in the OpenAPI spec) and the docs pages (not)."""
+def init_app(app: Flask, screener: Screener) -> None:
+    """The documented API (flask-smorest), the docs pages, CORS and response headers."""
+    docs.configure(app)
+    api = errors.ServiceApi(app)
     for module in (meta, prediction, health):
         api.register_blueprint(module.blp)
-    app.extensions[docs.API_EXTENSION] = api
     app.register_blueprint(docs.blp)
+    app.extensions[EXTENSION] = ApiState(
+        api=api,
+        screener=screener,
+        support={
+            "message": app.config["SUPPORT_MESSAGE"],
+            "contacts": app.config["SUPPORT_CONTACTS"],
+            "notice": NOTICE,
+        },
+    )
+    headers.init_app(app)
+
+
+def openapi_document(app: Flask) -> dict:
+    """The OpenAPI document of an app built by create_app, as `/openapi.json` serves it."""
+    return app.extensions[EXTENSION].api.spec.to_dict()

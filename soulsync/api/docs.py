@@ -8,14 +8,51 @@ from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
-from flask import Blueprint, Response, current_app, render_template, send_from_directory
+from flask import Blueprint, Flask, Response, render_template, send_from_directory
 
-API_EXTENSION = "soulsync.api"
+from soulsync import __version__, security
+from soulsync.api.state import state
+from soulsync.inference.screening import NOTICE
+
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 SWAGGER_UI_ASSETS_URL = "/docs/assets/"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+TITLE = "SoulSync model service"
+
+DESCRIPTION = f"""\
+Depression-risk **screening** for the SoulSync companion app. After the app's daily ten-question
+questionnaire, the backend sends the answers here and receives a screening result, a calibrated
+probability, a risk level, the answers that drove the score and, whenever the person reported
+suicidal thoughts or the result is Depression, where to get help.
+
+**{NOTICE}**
+
+The questions, their codes and labels are served by `GET /questionnaire`. Errors share one
+shape: `{{"code", "status", "message", "errors"}}`; a validation error (422) names each bad field
+under `errors.json` with what it accepts.
+"""
 
 blp = Blueprint("docs", __name__, template_folder="templates")
+
+
+def configure(app: Flask) -> None:
+    """flask-smorest's settings: the OpenAPI document, and Swagger UI from assets this service
+    serves itself (flask-swagger-ui's package), never a CDN, with no call to the public
+    validator."""
+    app.config.setdefault("API_TITLE", TITLE)
+    app.config.setdefault("API_VERSION", __version__)
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_ASSETS_URL)
+    app.config.setdefault(
+        "OPENAPI_SWAGGER_UI_CONFIG", {"validatorUrl": None, "displayRequestDuration": True}
+    )
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        security.document({"info": {"description": DESCRIPTION, "title": TITLE}}),
+    )
 
 
 @blp.get(SWAGGER_UI_ASSETS_URL + "<path:filename>")
@@ -42,7 +79,7 @@ def _resolve_response(spec: dict[str, Any], response: dict[str, Any]) -> dict[st
 @blp.get("/reference")
 def reference() -> str:
     """Every operation and schema of the OpenAPI document, as one static page."""
-    spec = current_app.extensions[API_EXTENSION].spec.to_dict()
+    spec = state().api.spec.to_dict()
     operations = []
     for path, item in spec["paths"].items():
         for method in HTTP_METHODS:

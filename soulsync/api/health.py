@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync import metrics
 from soulsync.api.schemas import HealthSchema, ReadySchema
-from soulsync.observability import metrics_response
+from soulsync.api.state import state
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
@@ -37,14 +37,14 @@ class ReadyView(MethodView):
 
         200 once the model is loaded and warmed up; 503 before that.
         """
-        model = current_app.extensions.get(PREDICTOR_EXTENSION)
-        if model is None or not model.ready:
+        screener = state().screener
+        if not screener.ready:
             abort(503, message="The model is not loaded yet.")
         return {
             "status": "ready",
-            "model_version": model.version,
-            "backend": model.backend.name,
-            "load_seconds": round(model.load_seconds, 4),
+            "model_version": screener.version,
+            "backend": screener.backend_name,
+            "load_seconds": round(screener.load_seconds, 4),
         }
 
 
@@ -58,4 +58,4 @@ class MetricsView(MethodView):
         Requests by endpoint and status, latency histograms, predictions by result, the model
         served and its load time; summed over all gunicorn workers.
         """
-        return metrics_response()
+        return Response(metrics.exposition(), mimetype=metrics.CONTENT_TYPE)

@@ -8,14 +8,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from soulsync import __version__
-from soulsync.api.prediction import predictor
 from soulsync.api.schemas import (
-    NOTICE,
     LanguageArgsSchema,
     ModelCardSchema,
     QuestionnaireDocSchema,
     WelcomeSchema,
 )
+from soulsync.api.state import state
+from soulsync.inference.screening import NOTICE
 from soulsync.questionnaire import QUESTIONS
 
 blp = Blueprint("meta", __name__, description="The service, its questionnaire and its model.")
@@ -33,7 +33,7 @@ class WelcomeView(MethodView):
         return {
             "message": "Welcome to the SoulSync API",
             "version": __version__,
-            "model_version": predictor().version,
+            "model_version": state().screener.version,
             "docs": "/docs",
             "openapi": "/openapi.json",
             "notice": NOTICE,
@@ -80,4 +80,4 @@ class ModelCardView(MethodView):
         The served model's version, threshold and the rule that chose it, its cross-validated and
         test metrics, the data it was trained on, its intended use and its limitations.
         """
-        return predictor().card.document
+        return state().screener.card.document

@@ -4,7 +4,7 @@ and POST /predict/batch."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Response, current_app, request
@@ -12,28 +12,21 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 
+from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import JsonBodyParser
 from soulsync.api.schemas import (
-    NOTICE,
     PREDICTION_EXAMPLE,
-    PREDICTION_MESSAGE,
-    VALIDATION_ERROR_EXAMPLE,
     BatchRequestSchema,
     BatchResponseSchema,
     PredictionSchema,
     QuestionnaireSchema,
 )
-from soulsync.inference.predictor import Prediction, Predictor
-from soulsync.observability import PREDICTIONS, log_fields
-from soulsync.questionnaire import (
-    BY_KEY,
-    CONTRACT_EXAMPLE,
-    NEGATIVE_RESULT,
-    POSITIVE_RESULT,
-    SUICIDAL_THOUGHTS_KEY,
-)
+from soulsync.api.state import state
+from soulsync.inference.screening import NOTICE, Screening
+from soulsync.metrics import PREDICTIONS
+from soulsync.observability import log_fields
+from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, PREDICTION_MESSAGE
 
-PREDICTOR_EXTENSION = "soulsync.predictor"
 QUESTIONNAIRE_SCHEMA = QuestionnaireSchema()
 
 
@@ -55,21 +48,16 @@ def require_json() -> None:
         abort(415, message="Send the body as JSON, with Content-Type: application/json.")
 
 
-def predictor() -> Predictor:
-    return current_app.extensions[PREDICTOR_EXTENSION]
-
-
-def render(
-    answers: Mapping[str, int], prediction: Prediction, version: str, threshold: float
-) -> dict[str, Any]:
-    """The reply for one questionnaire: the old `message`/`result` plus what explains them."""
+def reply_for(screening: Screening, version: str, support: dict[str, Any]) -> dict[str, Any]:
+    """The reply for one questionnaire, in PredictionSchema's shape: the old `message` and
+    `result`, and what explains them."""
     reply: dict[str, Any] = {
         "message": PREDICTION_MESSAGE,
-        "result": POSITIVE_RESULT if prediction.positive else NEGATIVE_RESULT,
+        "result": screening.result,
         "status": "success",
-        "probability": round(prediction.probability, 6),
-        "threshold": round(threshold, 6),
-        "risk_level": prediction.risk_level,
+        "probability": round(screening.probability, 6),
+        "threshold": round(screening.threshold, 6),
+        "risk_level": screening.risk_level.value,
         "model_version": version,
         "factors": [
             {
@@ -80,43 +68,36 @@ def render(
                 "reference_label": BY_KEY[factor.key].option(factor.reference).en,
                 "effect": round(factor.effect, 6),
             }
-            for factor in prediction.factors
+            for factor in screening.factors
         ],
         "notice": NOTICE,
     }
-    if prediction.positive or answers[SUICIDAL_THOUGHTS_KEY] == 1:
-        reply["support"] = {
-            "message": current_app.config["SUPPORT_MESSAGE"],
-            "contacts": current_app.config["SUPPORT_CONTACTS"],
-            "notice": NOTICE,
-        }
+    if screening.support_due:
+        reply["support"] = support
     return reply
 
 
-def _count(replies: list[dict[str, Any]], version: str) -> None:
-    """Metrics and the access line get the results; never the answers."""
-    results = Counter(reply["result"] for reply in replies)
+def screen(questionnaires: Sequence[dict[str, int]]) -> tuple[list[dict[str, Any]], str]:
+    """Screen, count the results in the metrics and the access line (never the answers), and
+    build the replies."""
+    current = state()
+    version = current.screener.version
+    screenings = current.screener.screen(questionnaires)
+    results = Counter(screening.result for screening in screenings)
     for result, count in results.items():
         PREDICTIONS.labels(result).inc(count)
-    if len(replies) == 1:
-        log_fields(model_version=version, result=replies[0]["result"])
+    if len(screenings) == 1:
+        log_fields(model_version=version, result=screenings[0].result)
     else:
         log_fields(model_version=version, results=dict(results))
+    return [reply_for(s, version, current.support) for s in screenings], version
 
 
 def as_json(reply: dict[str, Any]) -> Response:
-    """The reply as it is. It is built in PredictionSchema's shape (a test dumps replies through
-    the schema and compares); letting flask-smorest dump it through marshmallow a second time
+    """The reply as it is. It is built in its schema's shape (a test dumps replies through the
+    schema and compares); letting flask-smorest dump it through marshmallow a second time
     cost about a tenth of every request (cProfile). The schema still documents it."""
     return current_app.json.response(reply)
-
-
-def _screen(answers: dict[str, int]) -> Response:
-    model = predictor()
-    (prediction,) = model.predict([answers])
-    reply = render(answers, prediction, model.version, model.threshold)
-    _count([reply], model.version)
-    return as_json(reply)
 
 
 def _questionnaire_endpoint(view: Callable) -> Callable:
@@ -147,7 +128,8 @@ class PredictionView(MethodView):
         than the ten are ignored. `support` appears whenever the person reported suicidal
         thoughts or the result is Depression.
         """
-        return _screen(answers)
+        (reply,), _ = screen([answers])
+        return as_json(reply)
 
 
 @blp.route("/predict")
@@ -159,7 +141,8 @@ class PredictAliasView(MethodView):
         The same contract as `POST /prediction/`, at the path that clients of the old service
         call. Both paths will keep working.
         """
-        return _screen(answers)
+        (reply,), _ = screen([answers])
+        return as_json(reply)
 
 
 @blp.route("/predict/batch")
@@ -199,19 +182,12 @@ class BatchView(MethodView):
         results come back in the order sent. If any questionnaire is invalid, nothing is scored
         and the 422 reply names each bad one by its index.
         """
-        model = predictor()
-        items = body["questionnaires"]
-        predictions = model.predict(items)
-        results = [
-            render(answers, prediction, model.version, model.threshold)
-            for answers, prediction in zip(items, predictions, strict=True)
-        ]
-        _count(results, model.version)
+        replies, version = screen(body["questionnaires"])
         return as_json(
             {
                 "message": PREDICTION_MESSAGE,
-                "count": len(items),
-                "model_version": model.version,
-                "results": results,
+                "count": len(replies),
+                "model_version": version,
+                "results": replies,
             }
         )

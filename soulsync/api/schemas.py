@@ -14,31 +14,19 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from soulsync.config import (
-    DEFAULT_BATCH_LIMIT,
-    DEFAULT_SUPPORT_CONTACTS,
-    DEFAULT_SUPPORT_MESSAGE,
-)
+from soulsync.config import DEFAULTS
+from soulsync.inference.card import RISK_LEVEL_RULE, RiskLevel
+from soulsync.inference.screening import NOTICE
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
     LANGUAGES,
     NEGATIVE_RESULT,
     POSITIVE_RESULT,
+    PREDICTION_MESSAGE,
     QUESTIONS,
     Kind,
     Question,
 )
-
-PREDICTION_MESSAGE = "Prediction successful"
-NOTICE = (
-    "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
-    "depression; please talk to one if you are worried about how you feel."
-)
-RISK_LEVEL_DOC = (
-    "`low`: below the model's threshold (result No Depression); `moderate`: from the threshold "
-    "to 0.5; `high`: from 0.5 to 0.8; `very_high`: 0.8 and above."
-)
-
 
 #: An illustrative reply to the contract example (the numbers depend on the model served).
 PREDICTION_EXAMPLE = {
@@ -76,18 +64,11 @@ PREDICTION_EXAMPLE = {
         },
     ],
     "support": {
-        "message": DEFAULT_SUPPORT_MESSAGE,
-        "contacts": DEFAULT_SUPPORT_CONTACTS,
+        "message": DEFAULTS["SUPPORT_MESSAGE"],
+        "contacts": DEFAULTS["SUPPORT_CONTACTS"],
         "notice": NOTICE,
     },
     "notice": NOTICE,
-}
-VALIDATION_ERROR_EXAMPLE = {
-    "code": 422,
-    "status": "Unprocessable Entity",
-    "message": "Some fields are missing or invalid: each is named under errors, by location "
-    "(json, query).",
-    "errors": {"json": {"Pressure": ["Invalid value 9: expected an integer from 1 to 5."]}},
 }
 
 
@@ -235,8 +216,8 @@ class PredictionSchema(Schema):
     )
     risk_level = fields.String(
         required=True,
-        validate=validate.OneOf(["low", "moderate", "high", "very_high"]),
-        metadata={"description": RISK_LEVEL_DOC},
+        validate=validate.OneOf([level.value for level in RiskLevel]),
+        metadata={"description": RISK_LEVEL_RULE},
     )
     model_version = fields.String(required=True)
     factors = fields.List(
@@ -266,10 +247,11 @@ class BatchRequestSchema(BaseSchema):
         required=True,
         validate=_batch_limit,
         metadata={
-            "description": "From 1 to the batch limit (1,000 unless SOULSYNC_BATCH_LIMIT says "
-            "otherwise) questionnaires. A bad one is reported under its index.",
+            "description": f"From 1 to the batch limit ({DEFAULTS['BATCH_LIMIT']:,} unless "
+            "SOULSYNC_BATCH_LIMIT says otherwise) questionnaires. A bad one is reported under "
+            "its index.",
             "minItems": 1,
-            "maxItems": DEFAULT_BATCH_LIMIT,
+            "maxItems": DEFAULTS["BATCH_LIMIT"],
         },
     )
 

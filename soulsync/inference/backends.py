@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from soulsync.questionnaire import KEYS
 
@@ -57,8 +58,6 @@ class LiteBackend:
     name = "tflite"
 
     def __init__(self, path: Path) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
         self.path = path
         try:
             content = path.read_bytes()
@@ -117,6 +116,8 @@ class KerasBackend:
         if not path.is_file():
             raise ModelLoadError(path, "no such file")
         try:
+            # Imported here, not at the top: Keras comes with TensorFlow (the optional `train`
+            # extra; 3 s and 600 MB), which the default LiteRT service never loads.
             import keras
         except ImportError as error:
             raise ModelLoadError(

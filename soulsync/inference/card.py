@@ -7,13 +7,15 @@ the decision threshold and the reference answers from it. A model without a card
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from soulsync.questionnaire import QUESTIONS
+from soulsync.questionnaire import GROUPS, QUESTIONS
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -26,6 +28,50 @@ DEFAULT_MODEL_PATH = SHIPPED_MODEL_DIR / TFLITE_FILE
 
 #: For a model with no card: the old service's cut-off, and the lowest code as the reference.
 FALLBACK_THRESHOLD = 0.5
+#: Where `high` and `very_high` start in a card from before the rules were given per group.
+LEGACY_BAND_STARTS = (0.5, 0.8)
+
+
+class RiskLevel(StrEnum):
+    """Ordered levels; `low` is exactly the result No Depression."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+
+RISK_LEVEL_RULE = (
+    "`low`: below the threshold of the person's group, so the result is No Depression. "
+    "`moderate`, `high`, `very_high`: rising bands from that threshold up, so each of them "
+    "means the result is Depression. The threshold and the bands' lower edges for each group "
+    "are in `GET /model` (`decision`)."
+)
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """One group's decision: Depression from `threshold`, and where each risk band starts.
+
+    `band_starts` are the probabilities from which `high` and `very_high` start; `moderate`
+    starts at the threshold, so a level never contradicts the result.
+    """
+
+    threshold: float
+    band_starts: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        high, very_high = self.band_starts
+        if not 0.0 < self.threshold <= high <= very_high <= 1.0:
+            raise ValueError(
+                f"decision rule out of order: threshold {self.threshold}, bands {self.band_starts}"
+            )
+
+    def risk_level(self, probability: float) -> RiskLevel:
+        if probability < self.threshold:
+            return RiskLevel.LOW
+        levels = (RiskLevel.MODERATE, RiskLevel.HIGH, RiskLevel.VERY_HIGH)
+        return levels[bisect.bisect_right(self.band_starts, probability)]
 
 
 @dataclass(frozen=True)
@@ -36,6 +82,12 @@ class ModelCard:
     threshold: float
     references: dict[str, int]
     document: dict[str, Any] = field(repr=False)
+
+    def decision_rules(self) -> dict[str, DecisionRule]:
+        """Each group's rule. A card with one threshold applies it to every group, with the
+        fixed bands of that format."""
+        high, very_high = (max(self.threshold, start) for start in LEGACY_BAND_STARTS)
+        return dict.fromkeys(GROUPS.values(), DecisionRule(self.threshold, (high, very_high)))
 
     @classmethod
     def for_model(cls, model_path: Path) -> ModelCard:

@@ -1,37 +1,18 @@
-"""The predictor: a loaded model, its card, and what a score means (result, risk, factors).
+"""The predictor: a model's probability for each questionnaire, and the answers behind it.
 
-Loaded once per process and warmed up with one prediction before the service says it is ready.
-It knows nothing of HTTP: it takes answers as wire codes and returns plain data.
+It knows nothing of HTTP or of decisions: answers in (wire codes), probabilities and factors
+out. What a probability means for the person is the screening rules' business (screening.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from soulsync.inference.backends import Backend, load_backend
-from soulsync.inference.card import ModelCard
-from soulsync.questionnaire import CONTRACT_EXAMPLE, KEYS
-
-#: Risk levels by probability. "low" is everything below the model's threshold, so the level
-#: never contradicts the result; above it, fixed cut-offs at 0.5 and 0.8.
-HIGH_FROM = 0.5
-VERY_HIGH_FROM = 0.8
-RISK_LEVELS = ("low", "moderate", "high", "very_high")
-
-
-def risk_level(probability: float, threshold: float) -> str:
-    if probability < threshold:
-        return "low"
-    if probability < HIGH_FROM:
-        return "moderate"
-    if probability < VERY_HIGH_FROM:
-        return "high"
-    return "very_high"
+from soulsync.inference.backends import Backend
+from soulsync.questionnaire import KEYS
 
 
 @dataclass(frozen=True)
@@ -48,44 +29,22 @@ class Factor:
 @dataclass(frozen=True)
 class Prediction:
     probability: float
-    positive: bool
-    risk_level: str
     factors: tuple[Factor, ...]
 
 
 class Predictor:
-    """One model, ready to score questionnaires."""
+    """One model's runtime, with the reference answers its factors are measured against."""
 
-    def __init__(self, backend: Backend, card: ModelCard, top_factors: int = 3) -> None:
+    def __init__(
+        self, backend: Backend, references: Mapping[str, int], top_factors: int = 3
+    ) -> None:
         self.backend = backend
-        self.card = card
         self.top_factors = top_factors
-        self._reference_codes = [card.references[key] for key in KEYS]
+        self._reference_codes = [references[key] for key in KEYS]
         self._references = np.array(self._reference_codes, dtype=np.float32)
         # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced.
         self._swapped_columns = np.arange(len(KEYS))
         self._swapped_rows = self._swapped_columns + 1
-        self.ready = False
-        self.load_seconds = 0.0
-
-    @classmethod
-    def load(cls, path: Path, top_factors: int = 3) -> Predictor:
-        """Load the model at `path` and warm it up; raises ModelLoadError on a bad file."""
-        started = time.perf_counter()
-        backend = load_backend(path)
-        predictor = cls(backend, ModelCard.for_model(path), top_factors)
-        predictor.predict([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
-        predictor.load_seconds = time.perf_counter() - started
-        predictor.ready = True
-        return predictor
-
-    @property
-    def version(self) -> str:
-        return self.card.version
-
-    @property
-    def threshold(self) -> float:
-        return self.card.threshold
 
     def predict(self, answers: Sequence[Mapping[str, int]]) -> list[Prediction]:
         """Score each questionnaire and attribute its score, all in one model call.
@@ -108,18 +67,11 @@ class Predictor:
         effect_lists, order_lists = effects.tolist(), order.tolist()
         predictions = []
         for i in range(count):
-            probability, effect = probabilities[i], effect_lists[i]
+            effect = effect_lists[i]
             factors = tuple(
                 Factor(KEYS[j], rows[i][j], self._reference_codes[j], effect[j])
                 for j in order_lists[i]
                 if effect[j] != 0.0
             )
-            predictions.append(
-                Prediction(
-                    probability=probability,
-                    positive=probability >= self.threshold,
-                    risk_level=risk_level(probability, self.threshold),
-                    factors=factors,
-                )
-            )
+            predictions.append(Prediction(probabilities[i], factors))
         return predictions

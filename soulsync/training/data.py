@@ -13,16 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from soulsync.questionnaire import QUESTIONS, Kind, Question
+from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT, Kind, Question
 
 PROFESSIONAL_FILE = "depression_professional.csv"
 STUDENT_FILE = "depression_student.csv"
 TARGET_COLUMN = "Depression"
 TARGET_VALUES = {"No": 0, "Yes": 1}
-
-#: Group codes, equal to the WorkOrStudent wire codes.
-STUDENT, PROFESSIONAL = 0, 1
-GROUP_NAMES = {STUDENT: "students", PROFESSIONAL: "professionals"}
 
 
 class DataError(ValueError):

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from soulsync import create_app
+from soulsync.app import create_app
 
 EXAMPLES_PER_OPERATION = 60
 CHECKS = [

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from soulsync.api.prediction import PREDICTOR_EXTENSION
+from soulsync.app import create_app
 from soulsync.inference.card import CARD_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import QUESTIONS
 
@@ -42,11 +42,11 @@ def test_model_card_is_the_shipped_card(client) -> None:
     assert "not a diagnosis" in served["intended_use"]
 
 
-def test_health_and_readiness(app, client) -> None:
+def test_health_and_readiness(screener, client) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["backend"] == "tflite"
-    app.extensions[PREDICTOR_EXTENSION].ready = False
+    screener.ready = False
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503 and not_ready.get_json()["code"] == 503
     assert client.get("/healthz").status_code == 200
@@ -59,8 +59,6 @@ def test_security_headers_and_cors(client) -> None:
 
 
 def test_cors_origins_can_be_restricted() -> None:
-    from soulsync import create_app
-
     client = create_app({"TESTING": True, "CORS_ORIGINS": ["https://ok.example"]}).test_client()
     allowed = client.get("/", headers={"Origin": "https://ok.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ok.example"

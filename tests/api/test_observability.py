@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from soulsync.observability import JsonFormatter
+from soulsync.logs import JsonFormatter
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
 CANARY = "zq-canary-7731"

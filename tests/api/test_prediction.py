@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from soulsync.api.prediction import PREDICTOR_EXTENSION
-from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, KEYS, QUESTIONS
+from soulsync.api.schemas import BatchResponseSchema, PredictionSchema
+from soulsync.app import create_app
+from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR, DecisionRule
+from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, GROUPS, KEYS, QUESTIONS
 
 PATHS = ["/predict", "/prediction/"]
-# Byte for byte what the old client's axios call sends.
-CONTRACT_BODY = (
-    '{"Gender": 1, "WorkOrStudent": 0, "Pressure": 4, "Satisfaction": 3, "SleepDr": 2,\n'
-    '     "DietHabits": 1, "SuicidalTh": 0, "WSHours": 8, "FinancialStress": 3, "FamHistory": 1}'
-)
 
 
 def post(client, path: str, body, content_type: str = "application/json"):
@@ -24,12 +20,13 @@ def post(client, path: str, body, content_type: str = "application/json"):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_contract_example_as_the_old_client_sends_it(client, path: str) -> None:
-    response = post(client, path, CONTRACT_BODY, "application/json;charset=utf-8")
+def test_contract_example_as_the_old_client_sends_it(client, contract: dict, path: str) -> None:
+    # Byte for byte what the old client's axios call sends.
+    response = post(client, path, contract["request_body"], "application/json;charset=utf-8")
     assert response.status_code == 200
     reply = response.get_json()
-    assert reply["message"] == "Prediction successful"
-    assert reply["result"] in ("Depression", "No Depression")
+    assert reply["message"] == contract["reply"]["message"]
+    assert reply["result"] in contract["reply"]["results"]
     assert reply["result"] == (
         "Depression" if reply["probability"] >= reply["threshold"] else "No Depression"
     )
@@ -159,16 +156,15 @@ def test_unknown_path_and_method_are_json(client) -> None:
     assert "POST" in wrong.headers["Allow"]
 
 
-def _set_threshold(app, threshold: float) -> None:
-    predictor = app.extensions[PREDICTOR_EXTENSION]
-    predictor.card = type(predictor.card)(
-        predictor.version, threshold, predictor.card.references, predictor.card.document
-    )
+def _set_threshold(screener, threshold: float) -> None:
+    """Every group's rule at `threshold` (bands as the one-threshold cards had them)."""
+    rule = DecisionRule(threshold, (max(threshold, 0.5), max(threshold, 0.8)))
+    screener.rules = dict.fromkeys(GROUPS.values(), rule)
 
 
 @pytest.mark.parametrize("threshold", [0.999, 0.001])
-def test_suicidal_thoughts_always_get_support(app, client, threshold: float) -> None:
-    _set_threshold(app, threshold)
+def test_suicidal_thoughts_always_get_support(screener, client, threshold: float) -> None:
+    _set_threshold(screener, threshold)
     reply = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()
     assert reply["result"] == ("No Depression" if threshold > 0.5 else "Depression")
     support = reply["support"]
@@ -177,17 +173,22 @@ def test_suicidal_thoughts_always_get_support(app, client, threshold: float) -> 
     assert "not a diagnosis" in support["notice"]
 
 
-def test_support_follows_the_result_without_suicidal_thoughts(app, client) -> None:
-    _set_threshold(app, 0.999)
+def test_support_follows_the_result_without_suicidal_thoughts(screener, client) -> None:
+    _set_threshold(screener, 0.999)
     calm = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
     assert calm["result"] == "No Depression" and "support" not in calm
-    _set_threshold(app, 0.001)
+    _set_threshold(screener, 0.001)
     assert "support" in post(client, "/predict", CONTRACT_EXAMPLE).get_json()
 
 
-def test_support_text_is_configurable(client, app) -> None:
-    app.config["SUPPORT_MESSAGE"] = "Call us."
-    app.config["SUPPORT_CONTACTS"] = [{"name": "Clinic", "phone": "123"}]
+def test_support_text_is_configurable() -> None:
+    client = create_app(
+        {
+            "TESTING": True,
+            "SUPPORT_MESSAGE": "Call us.",
+            "SUPPORT_CONTACTS": [{"name": "Clinic", "phone": "123"}],
+        }
+    ).test_client()
     support = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()["support"]
     assert support["message"] == "Call us."
     assert support["contacts"] == [{"name": "Clinic", "phone": "123"}]
@@ -247,14 +248,11 @@ def test_default_batch_limit_takes_a_thousand(client) -> None:
     assert over.status_code == 422
 
 
-def test_keras_backend_gives_the_same_answers(tmp_path: Path) -> None:
+def test_keras_backend_gives_the_same_answers() -> None:
     pytest.importorskip("keras", reason="the Keras backend needs the 'train' extra")
-    from soulsync import create_app
-    from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR
-
     lite = create_app({"TESTING": True}).test_client()
     keras_ = create_app({"TESTING": True, "MODEL_PATH": str(SHIPPED_MODEL_DIR / KERAS_FILE)})
-    assert keras_.extensions[PREDICTOR_EXTENSION].backend.name == "keras"
+    assert keras_.test_client().get("/readyz").get_json()["backend"] == "keras"
     for question in QUESTIONS:
         for code in question.codes:
             body = {**CONTRACT_EXAMPLE, question.key: code}
@@ -268,8 +266,6 @@ def test_keras_backend_gives_the_same_answers(tmp_path: Path) -> None:
 def test_replies_are_exactly_what_their_schemas_document(client, suicidal: int) -> None:
     # The views return replies without dumping them through marshmallow (bench/): dumping one
     # through its schema must change nothing, or the docs would not describe the reply.
-    from soulsync.api.schemas import BatchResponseSchema, PredictionSchema
-
     body = {**CONTRACT_EXAMPLE, "SuicidalTh": suicidal}
     reply = post(client, "/predict", body).get_json()
     assert PredictionSchema().dump(reply) == reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from soulsync import create_app
+from soulsync.app import create_app
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 from soulsync.security import key_is_valid
 

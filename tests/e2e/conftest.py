@@ -1,189 +1,32 @@
-"""A real gunicorn serving the app on a free loopback port, a small HTTP client, and a bounded
-load generator for it."""
+"""End-to-end fixtures: the service under a real gunicorn, on free loopback ports."""
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
+import pytest
+
+from tests.e2e.gunicorn_server import Server, served
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in this folder starts real servers: marked `e2e`, left out of `make quick`."""
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
 
 
-def call(url: str, body: object | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """One gunicorn with the default settings, shared by the tests that only send requests."""
+    with served() as running:
+        yield running
 
 
-@dataclass
-class Server:
-    """A gunicorn process; its output goes to a file, so that no pipe can fill and block it."""
-
-    base: str
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
-    def stop(self, timeout: float = 15) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-
-def start(port: int, log_path: Path, **env: str) -> subprocess.Popen:
-    with log_path.open("w") as log:
-        return subprocess.Popen(
-            [str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env={**os.environ, "PORT": str(port), **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_ready(server: Server, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {server.log()}")
-        try:
-            if call(server.base + "/readyz")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("not ready in time")
-
-
-@contextlib.contextmanager
-def served(**env: str) -> Iterator[Server]:
-    """gunicorn serving the app until the block ends."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="soulsync-gunicorn-") as folder:
-        log_path = Path(folder) / "gunicorn.log"
-        server = Server(f"http://127.0.0.1:{port}", port, start(port, log_path, **env), log_path)
-        try:
-            wait_ready(server)
-            yield server
-        finally:
-            try:
-                server.stop()
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
-
-
-@contextlib.contextmanager
-def running_server(**env: str) -> Iterator[str]:
-    with served(**env) as server:
-        yield server.base
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-@dataclass
-class LoadResult:
-    sent: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> int:
-        return self.statuses.get(200, 0)
-
-
-def load(
-    port: int,
-    path: str,
-    body: bytes,
-    requests: int,
-    clients: int,
-    seconds: float = 120,
-    keep_alive: bool = True,
-    on_progress: dict[int, threading.Event] | None = None,
-) -> LoadResult:
-    """Send `requests` POSTs from `clients` threads (bounded in count and time); a failed
-    connection is counted and replaced. `on_progress` maps a sent count to an event it sets."""
-    result = LoadResult()
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    headers = {"Content-Type": "application/json"}
-    if not keep_alive:
-        headers["Connection"] = "close"
-
-    def client() -> None:
-        connection: http.client.HTTPConnection | None = None
-        try:
-            while time.monotonic() < deadline:
-                with lock:
-                    if result.sent >= requests:
-                        return
-                    result.sent += 1
-                    event = (on_progress or {}).get(result.sent)
-                if event:
-                    event.set()
-                try:
-                    if connection is None:
-                        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    connection.request("POST", path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    response.read()
-                    with lock:
-                        result.statuses[response.status] = (
-                            result.statuses.get(response.status, 0) + 1
-                        )
-                    if not keep_alive or response.will_close:
-                        connection.close()
-                        connection = None
-                except (OSError, http.client.HTTPException) as error:
-                    with lock:
-                        result.errors.append(type(error).__name__)
-                    if connection is not None:
-                        connection.close()
-                    connection = None
-        finally:
-            if connection is not None:
-                connection.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return result
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., Server]]:
+    """Start a gunicorn of the test's own (settings as environment variables), for tests that
+    stop, kill or load it; every one is stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **env: stack.enter_context(served(**env))

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.e2e.conftest import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -38,8 +37,9 @@ if not Path(CHROMIUM).is_file():
 
 
 @pytest.fixture(scope="module")
-def page_and_requests() -> Iterator[tuple]:
-    with running_server() as base, playwright_api.sync_playwright() as playwright:
+def page_and_requests(server) -> Iterator[tuple]:
+    base = server.base
+    with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 2000})
         requests: list[str] = []

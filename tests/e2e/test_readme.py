@@ -1,5 +1,5 @@
-"""Every curl example of the README's API section runs against gunicorn and gives the status
-its `# -> STATUS` line promises."""
+"""Every curl example of the README and docs/ runs against gunicorn and gives the status its
+`# -> STATUS` line promises."""
 
 from __future__ import annotations
 
@@ -7,34 +7,29 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import running_server
-
 ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README_BASE = "http://localhost:8080"
 
 
-def readme_examples() -> list[tuple[str, int]]:
-    """(command, expected status) for each curl example in the README."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    examples = re.findall(r"\n    (curl .+?)\n    # -> (\d{3})", text, re.S)
-    return [(re.sub(r"\\\n\s*", " ", command), int(status)) for command, status in examples]
+def documented_examples() -> list[tuple[str, int]]:
+    """(command, expected status) for each curl example in the README and docs/."""
+    examples = []
+    for document in DOCUMENTS:
+        text = document.read_text(encoding="utf-8")
+        found = re.findall(r"\n    (curl .+?)\n    # -> (\d{3})", text, re.S)
+        examples += [(re.sub(r"\\\n\s*", " ", command), int(code)) for command, code in found]
+    return examples
 
 
-EXAMPLES = readme_examples()
+EXAMPLES = documented_examples()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server() as base:
-        yield base
-
-
-def test_readme_has_examples_for_every_endpoint() -> None:
+def test_docs_have_examples_for_every_endpoint() -> None:
     commands = " ".join(command for command, _ in EXAMPLES)
     for path in (
         "/predict",
@@ -51,9 +46,9 @@ def test_readme_has_examples_for_every_endpoint() -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize(("command", "status"), EXAMPLES, ids=[c[:60] for c, _ in EXAMPLES])
-def test_readme_example_runs(server: str, command: str, status: int) -> None:
+def test_documented_example_runs(server, command: str, status: int) -> None:
     result = subprocess.run(
-        ["bash", "-c", command.replace(README_BASE, server) + " -w '\\n%{http_code}'"],
+        ["bash", "-c", command.replace(README_BASE, server.base) + " -w '\\n%{http_code}'"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -7,28 +7,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soulsync.questionnaire import BY_KEY, KEYS
-from soulsync.training.data import (
-    PROFESSIONAL,
-    PROFESSIONAL_FILE,
-    STUDENT,
-    STUDENT_FILE,
-    DataError,
-    load_dataset,
-)
-from tests.survey import header, random_rows, write_file
+from soulsync.questionnaire import BY_KEY, KEYS, PROFESSIONAL, STUDENT
+from soulsync.training.data import PROFESSIONAL_FILE, STUDENT_FILE, DataError, load_dataset
+from tests.survey import header, random_rows, write_file, write_survey
 
 
-def test_real_data_loads_completely(shared_dir: Path) -> None:
-    data = load_dataset(shared_dir / "data")
-    assert len(data) == 2556
-    assert int(data.labels.sum()) == 455
-    assert [(s.name, s.rows, s.positives) for s in data.sources] == [
-        (PROFESSIONAL_FILE, 2054, 203),
-        (STUDENT_FILE, 502, 252),
+def test_the_fixture_survey_loads_completely(survey_dir: Path) -> None:
+    data = load_dataset(survey_dir)
+    assert [(s.name, s.rows) for s in data.sources] == [
+        (PROFESSIONAL_FILE, 160),
+        (STUDENT_FILE, 160),
     ]
+    assert len(data) == 320 and 0 < int(data.labels.sum()) < 320
     for column, key in enumerate(KEYS):
         assert set(np.unique(data.answers[:, column])) <= set(BY_KEY[key].codes), key
+
+
+def test_the_fixture_is_what_the_generator_writes(survey_dir: Path, tmp_path: Path) -> None:
+    for name, text in ((p.name, p.read_bytes()) for p in write_survey(tmp_path).iterdir()):
+        assert (survey_dir / name).read_bytes() == text, f"run `python -m tests.survey` ({name})"
 
 
 def test_rows_map_to_wire_codes(tmp_path: Path) -> None:

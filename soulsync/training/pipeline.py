@@ -21,9 +21,9 @@ import tensorflow as tf
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from soulsync.inference.card import CARD_FILE, KERAS_FILE, REPORT_FILE, TFLITE_FILE
-from soulsync.questionnaire import QUESTIONS
+from soulsync.questionnaire import GROUPS, QUESTIONS
 from soulsync.training import evaluate
-from soulsync.training.data import GROUP_NAMES, Dataset, load_dataset
+from soulsync.training.data import Dataset, load_dataset
 from soulsync.training.export import PARITY_TOLERANCE, model_version, parity, save_artifacts
 from soulsync.training.model import CANDIDATES, INPUT_NAME, Candidate, build, encoding_of
 from soulsync.training.report import write_report
@@ -79,10 +79,8 @@ def _by_group(
     labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray, threshold: float
 ) -> dict[str, Any]:
     return {
-        GROUP_NAMES[g]: evaluate.evaluate(
-            labels[groups == g], probabilities[groups == g], threshold
-        )
-        for g in sorted(GROUP_NAMES)
+        GROUPS[g]: evaluate.evaluate(labels[groups == g], probabilities[groups == g], threshold)
+        for g in sorted(GROUPS)
     }
 
 
@@ -197,7 +195,7 @@ def run(
     version = model_version(model, [source.sha256 for source in data.sources])
 
     curves = {"all": (y[test], test_probabilities)}
-    for g, name in GROUP_NAMES.items():
+    for g, name in GROUPS.items():
         curves[name] = (y[test][groups[test] == g], test_probabilities[groups[test] == g])
     write_report(
         out_dir / REPORT_FILE,

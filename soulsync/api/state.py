@@ -1,0 +1,25 @@
+"""What the HTTP layer keeps on the app: set once by `soulsync.api.init_app`, read by views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Api
+
+from soulsync.inference.screening import Screener
+
+EXTENSION = "soulsync"
+
+
+@dataclass(frozen=True)
+class ApiState:
+    api: Api
+    screener: Screener
+    #: The support block as replies carry it (message, contacts, notice), built once.
+    support: dict[str, Any]
+
+
+def state() -> ApiState:
+    return current_app.extensions[EXTENSION]

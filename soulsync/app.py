@@ -1,0 +1,51 @@
+"""The application factory: `create_app()` is the only builder of the service.
+
+It reads like a table of contents: settings, logs and metrics, API keys, the model, the API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from soulsync import api, config, metrics, observability, security
+from soulsync.inference.card import DEFAULT_MODEL_PATH
+from soulsync.inference.screening import Screener
+
+logger = logging.getLogger("soulsync")
+
+
+def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: settings, logging, API keys, the loaded model, the API and its docs.
+
+    Raises ConfigError for a setting that cannot be read and ModelLoadError for a model that
+    cannot be served: the service never starts half-ready.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(config.from_environment())
+    if settings:
+        app.config.from_mapping(settings)
+    observability.init_app(app)
+    security.init_app(app)
+    api.init_app(app, load_screener(app))
+    return app
+
+
+def load_screener(app: Flask) -> Screener:
+    """Load and warm up the model once for this process, and say so in the log and metrics."""
+    path = Path(app.config["MODEL_PATH"] or DEFAULT_MODEL_PATH)
+    screener = Screener.load(path, app.config["TOP_FACTORS"])
+    metrics.model_loaded(screener.version, screener.backend_name, screener.load_seconds)
+    logger.info(
+        "model %s loaded from %s (%s backend) in %.3f s",
+        screener.version,
+        path.name,
+        screener.backend_name,
+        screener.load_seconds,
+        extra={"fields": {"model_version": screener.version}},
+    )
+    return screener

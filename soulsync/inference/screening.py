@@ -1,0 +1,109 @@
+"""The screening rules: what a probability means for the person who answered.
+
+The result, the threshold applied, the risk level and whether support is due follow from the
+probability, the person's group and the decision rules of the model card. These are the
+product's most important rules, so they live here, once, testable without HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from soulsync.inference.backends import load_backend
+from soulsync.inference.card import ModelCard, RiskLevel
+from soulsync.inference.predictor import Factor, Predictor
+from soulsync.questionnaire import (
+    CONTRACT_EXAMPLE,
+    GROUP_KEY,
+    GROUPS,
+    NEGATIVE_RESULT,
+    POSITIVE_RESULT,
+    SUICIDAL_THOUGHTS_KEY,
+)
+
+NOTICE = (
+    "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
+    "depression; please talk to one if you are worried about how you feel."
+)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The outcome for one questionnaire."""
+
+    probability: float
+    group: str
+    threshold: float
+    risk_level: RiskLevel
+    factors: tuple[Factor, ...]
+    #: Whether the person must be shown where to get help: always after suicidal thoughts,
+    #: whatever the score, and with every Depression result.
+    support_due: bool
+
+    @property
+    def positive(self) -> bool:
+        return self.risk_level is not RiskLevel.LOW
+
+    @property
+    def result(self) -> str:
+        return POSITIVE_RESULT if self.positive else NEGATIVE_RESULT
+
+
+class Screener:
+    """A loaded model and its card's decision rules, ready to screen questionnaires."""
+
+    def __init__(self, predictor: Predictor, card: ModelCard) -> None:
+        self.predictor = predictor
+        self.card = card
+        self.rules = card.decision_rules()
+        missing = sorted(set(GROUPS.values()) - set(self.rules))
+        if missing:
+            raise ValueError(f"the model card has no decision rule for {', '.join(missing)}")
+        self.ready = False
+        self.load_seconds = 0.0
+
+    @classmethod
+    def load(cls, path: Path, top_factors: int = 3) -> Screener:
+        """Load the model at `path` with its card, and warm it up.
+
+        Raises ModelLoadError for a file that cannot be served.
+        """
+        started = time.perf_counter()
+        backend = load_backend(path)
+        card = ModelCard.for_model(path)
+        screener = cls(Predictor(backend, card.references, top_factors), card)
+        screener.screen([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
+        screener.load_seconds = time.perf_counter() - started
+        screener.ready = True
+        return screener
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    @property
+    def backend_name(self) -> str:
+        return self.predictor.backend.name
+
+    def screen(self, questionnaires: Sequence[Mapping[str, int]]) -> list[Screening]:
+        """Score each questionnaire (answers as wire codes) and apply its group's rule."""
+        predictions = self.predictor.predict(questionnaires)
+        screenings = []
+        for answers, prediction in zip(questionnaires, predictions, strict=True):
+            group = GROUPS[answers[GROUP_KEY]]
+            rule = self.rules[group]
+            level = rule.risk_level(prediction.probability)
+            screenings.append(
+                Screening(
+                    probability=prediction.probability,
+                    group=group,
+                    threshold=rule.threshold,
+                    risk_level=level,
+                    factors=prediction.factors,
+                    support_due=level is not RiskLevel.LOW or answers[SUICIDAL_THOUGHTS_KEY] == 1,
+                )
+            )
+        return screenings

@@ -1,0 +1,53 @@
+"""Log lines: one JSON object per line on stdout, in the shape Cloud Logging reads.
+
+Used by the service's own loggers and by gunicorn's (gunicorn.conf.py names the formatter).
+Nothing a client sends is ever logged: it is health data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+logger = logging.getLogger("soulsync")
+
+_SEVERITY = {
+    "WARNING": "WARNING",
+    "CRITICAL": "CRITICAL",
+    "ERROR": "ERROR",
+    "INFO": "INFO",
+    "DEBUG": "DEBUG",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (`severity`, `message`, `time`, `logger`, and the record's
+    `fields`), as Cloud Logging's structured logging expects."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        seconds = int(record.created)
+        entry: dict[str, Any] = {
+            "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
+            "message": record.getMessage(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+            + f".{int((record.created - seconds) * 1000):03d}Z",
+            "logger": record.name,
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["stack_trace"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """The service's loggers write JSON lines to stdout (once per process)."""
+    if not any(getattr(h, "soulsync", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        handler.soulsync = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level)

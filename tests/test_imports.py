@@ -1,0 +1,79 @@
+"""The package's layering holds: every module imports on its own in a fresh interpreter, no
+import hides inside a function (bar the documented lazy imports of TensorFlow), and serving
+never loads TensorFlow."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for path in (ROOT / "soulsync").rglob("*.py")
+)
+#: Function-level imports allowed, each of TensorFlow's optional stack (the `train` extra),
+#: with its reason written beside it: (file, function, module imported).
+LAZY_IMPORTS = {
+    ("soulsync/cli.py", "_train", "soulsync.training.data"),
+    ("soulsync/cli.py", "_train", "soulsync.training.pipeline"),
+    ("soulsync/inference/backends.py", "__init__", "keras"),
+}
+
+
+def _import_alone(module: str) -> str | None:
+    """None if `module` imports in a fresh interpreter, else what went wrong."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return None if result.returncode == 0 else result.stderr.strip().splitlines()[-1]
+
+
+def test_every_module_imports_on_its_own() -> None:
+    # Side by side: the TensorFlow modules take seconds each to import.
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        problems = dict(zip(MODULES, pool.map(_import_alone, MODULES), strict=True))
+    assert {module: problem for module, problem in problems.items() if problem} == {}
+    assert "soulsync.app" in problems and "soulsync.training.pipeline" in problems
+
+
+def test_no_import_hides_inside_a_function() -> None:
+    found = set()
+    for path in [*(ROOT / "soulsync").rglob("*.py"), ROOT / "wsgi.py", ROOT / "gunicorn.conf.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                for name in names:
+                    found.add((str(path.relative_to(ROOT)), function.name, name))
+    assert found == LAZY_IMPORTS
+
+
+def test_serving_never_imports_tensorflow(contract: dict) -> None:
+    code = (
+        "import sys\n"
+        "from soulsync.app import create_app\n"
+        "client = create_app().test_client()\n"
+        f"assert client.post('/predict', json={contract['example']!r}).status_code == 200\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
