@@ -10,7 +10,7 @@ SERVING := $(VENV)/.serving-installed
 DEVELOP := $(VENV)/.develop-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test quick lint format train openapi settings bench container-test \
+.PHONY: help serve test quick lint format train check-model openapi settings bench container-test \
         deploy trigger clean
 
 help:  ## list the targets
@@ -50,6 +50,9 @@ format: $(DEVELOP)  ## let ruff fix what it can
 
 train: $(DEVELOP)  ## retrain on $(DATA) and rewrite the shipped model in soulsync/model/
 	$(BIN)/soulsync train --data $(DATA)
+
+check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
+	$(BIN)/soulsync check-model --data $(DATA)
 
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json

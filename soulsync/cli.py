@@ -1,5 +1,5 @@
-"""The `soulsync` command: `train` the model (needs the train extra), write the `openapi`
-document, print the `settings` as .env.example or as the docs' settings page."""
+"""The `soulsync` command: `train` the model and `check-model` (both need the train extra),
+write the `openapi` document, print the `settings` as .env.example or as the docs' page."""
 
 from __future__ import annotations
 
@@ -31,6 +31,22 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_model(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Imported here for the same reason as in _train: TensorFlow is the optional train extra.
+    from soulsync.training.check import check_shipped
+    from soulsync.training.data import DataError
+
+    try:
+        problems = check_shipped(args.data, args.model)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"error: the shipped model is not what training makes of the data: {problem}")
+    return 1 if problems else 0
+
+
 def _openapi(args: argparse.Namespace) -> int:
     document = api.openapi_document(create_app())
     args.file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -55,12 +71,8 @@ def parser() -> argparse.ArgumentParser:
         description="Train on the two Kaggle survey files, evaluate, and write the model files, "
         "the model card and the report.",
     )
-    train.add_argument(
-        "--data",
-        type=Path,
-        required=True,
-        help="folder holding depression_professional.csv and depression_student.csv",
-    )
+    train_data_help = "folder holding depression_professional.csv and depression_student.csv"
+    train.add_argument("--data", type=Path, required=True, help=train_data_help)
     train.add_argument(
         "--out",
         type=Path,
@@ -74,6 +86,21 @@ def parser() -> argparse.ArgumentParser:
         help="override every candidate's epoch count (for quick checks only)",
     )
     train.set_defaults(handler=_train)
+
+    check = commands.add_parser(
+        "check-model",
+        help="retrain and compare with the shipped model",
+        description="Retrain on the survey files into a temporary folder and compare with the "
+        "shipped model: the same version, and the same probabilities and results on every row.",
+    )
+    check.add_argument("--data", type=Path, required=True, help=train_data_help)
+    check.add_argument(
+        "--model",
+        type=Path,
+        default=SHIPPED_MODEL_DIR,
+        help="the model folder to compare with (default: the shipped one, %(default)s)",
+    )
+    check.set_defaults(handler=_check_model)
 
     openapi = commands.add_parser(
         "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."

@@ -12,6 +12,7 @@ import pytest
 
 from soulsync.api.state import EXTENSION
 from soulsync.app import create_app
+from soulsync.inference.card import ModelCard
 from soulsync.inference.screening import Screener
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -32,13 +33,14 @@ def survey_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, survey_dir: Path) -> tuple[Path, dict]:
-    """A model trained end to end on the fixture survey: (artifact folder, card)."""
+def trained(tmp_path_factory: pytest.TempPathFactory, survey_dir: Path) -> tuple[Path, ModelCard]:
+    """A model trained end to end on the fixture survey: (artifact folder, card). 30 epochs, so
+    that even this small survey gives a model whose every risk band can be reached."""
     pytest.importorskip("tensorflow", reason="training needs the 'train' extra")
     from soulsync.training.pipeline import run
 
     out = tmp_path_factory.mktemp("model")
-    card = run(survey_dir, out, epochs=3, progress=lambda line: None)
+    card = run(survey_dir, out, epochs=30, progress=lambda line: None)
     return out, card
 
 

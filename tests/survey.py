@@ -26,13 +26,19 @@ def header(group: int) -> list[str]:
     return [*columns, TARGET_COLUMN]
 
 
+#: How each answer moves the log-odds of Depression in the generated rows: as in the survey,
+#: suicidal thoughts, pressure and financial stress raise it, satisfaction lowers it.
+WEIGHTS = {"SuicidalTh": 3.0, "Pressure": 0.9, "FinancialStress": 0.6, "Satisfaction": -0.5}
+
+
 def random_rows(group: int, count: int, seed: int) -> list[dict[str, str]]:
-    """Rows whose label depends on the answers (suicidal thoughts, pressure), like the survey."""
+    """Rows whose label depends on the answers (WEIGHTS), with a lower base rate for
+    professionals, like the survey."""
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(count):
         row = {"Age": str(rng.integers(18, 60))}
-        risk = -2.0 if group == PROFESSIONAL else 0.0
+        risk = -2.5 if group == PROFESSIONAL else 0.0
         for question in QUESTIONS:
             column = (
                 question.professional_column if group == PROFESSIONAL else question.student_column
@@ -46,10 +52,9 @@ def random_rows(group: int, count: int, seed: int) -> list[dict[str, str]]:
                 row[column] = f"{option.code}.0"  # the student file writes these as 2.0
             else:
                 row[column] = str(option.code)
-            if question.key == "SuicidalTh":
-                risk += 2.0 * option.code
-            if question.key == "Pressure":
-                risk += 0.6 * (option.code - 3)
+            if question.key in WEIGHTS:
+                middle = 0 if question.kind is Kind.CATEGORICAL else 3
+                risk += WEIGHTS[question.key] * (option.code - middle)
         row[TARGET_COLUMN] = "Yes" if rng.random() < 1 / (1 + np.exp(-risk)) else "No"
         rows.append(row)
     return rows

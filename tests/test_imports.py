@@ -21,6 +21,8 @@ MODULES = sorted(
 LAZY_IMPORTS = {
     ("soulsync/cli.py", "_train", "soulsync.training.data"),
     ("soulsync/cli.py", "_train", "soulsync.training.pipeline"),
+    ("soulsync/cli.py", "_check_model", "soulsync.training.check"),
+    ("soulsync/cli.py", "_check_model", "soulsync.training.data"),
     ("soulsync/inference/backends.py", "__init__", "keras"),
 }
 

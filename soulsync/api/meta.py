@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from soulsync import __version__
-from soulsync.api.schemas import (
-    LanguageArgsSchema,
-    ModelCardSchema,
-    QuestionnaireDocSchema,
-    WelcomeSchema,
-)
+from soulsync.api.schemas import LanguageArgsSchema, QuestionnaireDocSchema, WelcomeSchema
 from soulsync.api.state import state
+from soulsync.inference.card import ModelCardSchema
 from soulsync.inference.screening import NOTICE
 from soulsync.questionnaire import QUESTIONS
 
@@ -74,10 +71,15 @@ class QuestionnaireView(MethodView):
 class ModelCardView(MethodView):
     @blp.response(200, ModelCardSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Response:
         """The model card
 
-        The served model's version, threshold and the rule that chose it, its cross-validated and
-        test metrics, the data it was trained on, its intended use and its limitations.
+        What the served model says about itself: its version; the decision rule (`decision`:
+        each group's threshold, how it was chosen, its bootstrap interval, its recall,
+        specificity, PPV, NPV and share flagged, and where each risk band starts with what
+        it held); how the model was selected; its cross-validated and test figures, overall and
+        for each group; the data it was trained on; the reference that drift is measured
+        against; its intended use and its limitations. A model from an older build is served
+        with the card it came with (one threshold for everyone).
         """
-        return state().screener.card.document
+        return current_app.json.response(state().screener.card.document)

@@ -33,26 +33,26 @@ PREDICTION_EXAMPLE = {
     "message": PREDICTION_MESSAGE,
     "result": POSITIVE_RESULT,
     "status": "success",
-    "probability": 0.644133,
-    "threshold": 0.078547,
+    "probability": 0.795628,
+    "threshold": 0.479641,
     "risk_level": "high",
-    "model_version": "3494da45484f",
+    "model_version": "664e51f2a9ad",
     "factors": [
-        {
-            "key": "WorkOrStudent",
-            "answer": 0,
-            "answer_label": "Student",
-            "reference": 1,
-            "reference_label": "Working Professional",
-            "effect": 0.597084,
-        },
         {
             "key": "Pressure",
             "answer": 4,
             "answer_label": "4",
             "reference": 1,
             "reference_label": "1",
-            "effect": 0.499949,
+            "effect": 0.778371,
+        },
+        {
+            "key": "WorkOrStudent",
+            "answer": 0,
+            "answer_label": "Student",
+            "reference": 1,
+            "reference_label": "Working Professional",
+            "effect": 0.731183,
         },
         {
             "key": "FinancialStress",
@@ -60,7 +60,7 @@ PREDICTION_EXAMPLE = {
             "answer_label": "3",
             "reference": 2,
             "reference_label": "2",
-            "effect": 0.125363,
+            "effect": 0.255101,
         },
     ],
     "support": {
@@ -212,7 +212,12 @@ class PredictionSchema(Schema):
     )
     threshold = fields.Float(
         required=True,
-        metadata={"description": "Probability from which the result is Depression."},
+        metadata={
+            "description": "The probability from which the result is Depression, for this "
+            "person's group (students or working professionals, from WorkOrStudent): each group "
+            "has its own, chosen to find at least 90 % of that group's people at risk. See "
+            "`GET /model`, `decision`."
+        },
     )
     risk_level = fields.String(
         required=True,
@@ -310,24 +315,3 @@ class ReadySchema(Schema):
     model_version = fields.String(required=True)
     backend = fields.String(required=True, metadata={"example": "tflite"})
     load_seconds = fields.Float(required=True)
-
-
-class ModelCardSchema(Schema):
-    """The model card as training wrote it; models without a card get a short stated one."""
-
-    name = fields.String(required=True)
-    version = fields.String(required=True)
-    model = fields.Dict()
-    features = fields.List(fields.Dict(), required=True)
-    reference_rule = fields.String()
-    threshold = fields.Dict(required=True)
-    selection = fields.Dict()
-    cross_validation = fields.Dict()
-    test = fields.Dict()
-    calibration_bins = fields.Integer()
-    parity = fields.Dict()
-    data = fields.Dict()
-    libraries = fields.Dict()
-    intended_use = fields.String(required=True)
-    limitations = fields.List(fields.String(), required=True)
-    artifacts = fields.Dict()

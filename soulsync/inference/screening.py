@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from soulsync.inference.backends import load_backend
-from soulsync.inference.card import ModelCard, RiskLevel
+from soulsync.inference.backends import ModelLoadError, load_backend
+from soulsync.inference.card import CardError, RiskLevel, ServingCard
 from soulsync.inference.predictor import Factor, Predictor
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
@@ -55,13 +55,10 @@ class Screening:
 class Screener:
     """A loaded model and its card's decision rules, ready to screen questionnaires."""
 
-    def __init__(self, predictor: Predictor, card: ModelCard) -> None:
+    def __init__(self, predictor: Predictor, card: ServingCard) -> None:
         self.predictor = predictor
         self.card = card
-        self.rules = card.decision_rules()
-        missing = sorted(set(GROUPS.values()) - set(self.rules))
-        if missing:
-            raise ValueError(f"the model card has no decision rule for {', '.join(missing)}")
+        self.rules = dict(card.rules)
         self.ready = False
         self.load_seconds = 0.0
 
@@ -73,7 +70,10 @@ class Screener:
         """
         started = time.perf_counter()
         backend = load_backend(path)
-        card = ModelCard.for_model(path)
+        try:
+            card = ServingCard.read(path)
+        except CardError as error:
+            raise ModelLoadError(path, str(error)) from error
         screener = cls(Predictor(backend, card.references, top_factors), card)
         screener.screen([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
         screener.load_seconds = time.perf_counter() - started

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soulsync.inference.card import SourceFile
 from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT, Kind, Question
 
 PROFESSIONAL_FILE = "depression_professional.csv"
@@ -23,16 +24,6 @@ TARGET_VALUES = {"No": 0, "Yes": 1}
 
 class DataError(ValueError):
     """A training file that cannot be used as it is."""
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """What the model card records about one input file."""
-
-    name: str
-    rows: int
-    positives: int
-    sha256: str
 
 
 @dataclass(frozen=True)

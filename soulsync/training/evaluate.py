@@ -1,86 +1,161 @@
-"""Metrics, the threshold rule and their summaries across folds."""
+"""Figures of a set of predictions, the screening rule that picks a threshold, and its
+bootstrap interval. Everything returned is a part of the model card."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn import metrics
 
-#: The screening rule: missing a person at risk costs more than a false alarm, so the threshold
-#: is the highest one that still finds at least this share of the positives on the validation
-#: split (the highest such threshold keeps false alarms as few as that recall allows).
+from soulsync.inference.card import (
+    Confusion,
+    DecisionRule,
+    Decisions,
+    Evaluation,
+    GroupedEvaluation,
+    Scores,
+    Spread,
+)
+from soulsync.questionnaire import GROUPS
+
+#: The screening rule: missing a person at risk costs more than a false alarm, so each group's
+#: threshold is the highest one that still finds at least this share of that group's
+#: positives (the highest such threshold keeps false alarms as few as that recall allows).
 TARGET_RECALL = 0.90
 THRESHOLD_RULE = (
-    f"the highest threshold whose recall on the validation split is at least {TARGET_RECALL:.2f}"
+    f"each group's threshold is the highest one whose recall within that group is at least "
+    f"{TARGET_RECALL:.2f}, on the out-of-fold predictions of the cross-validation over the "
+    "whole development part; fixed before any result was seen"
 )
 CALIBRATION_BINS = 10
+BOOTSTRAP_RESAMPLES = 1000
 
 
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Apply THRESHOLD_RULE: the largest threshold reaching TARGET_RECALL."""
+    """The highest threshold reaching TARGET_RECALL on these rows."""
     positives = np.sort(probabilities[labels == 1])[::-1]
     if len(positives) == 0:
-        raise ValueError("the validation split has no positive rows")
+        raise ValueError("no positive rows to choose a threshold on")
     needed = int(np.ceil(TARGET_RECALL * len(positives)))
     # Predicting positive at p >= t finds every positive scored at least t.
     return float(positives[needed - 1])
 
 
-def expected_calibration_error(
-    labels: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
-) -> float:
-    """Mean gap between predicted and observed rates over equal-width bins, weighted by size."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
+def threshold_interval(
+    labels: np.ndarray, probabilities: np.ndarray, seed: int
+) -> tuple[float, float]:
+    """95 % bootstrap interval of choose_threshold over resampled rows."""
+    rng = np.random.default_rng(seed)
+    thresholds = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        rows = rng.integers(0, len(labels), len(labels))
+        if labels[rows].any():
+            thresholds.append(choose_threshold(labels[rows], probabilities[rows]))
+    low, high = np.percentile(thresholds, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def calibration_bins(
+    labels: np.ndarray, probabilities: np.ndarray
+) -> list[tuple[float, float, int]]:
+    """(mean predicted, observed rate, rows) of each non-empty equal-width probability bin."""
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+    found = []
+    for b in range(CALIBRATION_BINS):
         in_bin = which == b
         if in_bin.any():
-            gap = abs(probabilities[in_bin].mean() - labels[in_bin].mean())
-            error += in_bin.mean() * gap
-    return float(error)
+            found.append(
+                (
+                    float(probabilities[in_bin].mean()),
+                    float(labels[in_bin].mean()),
+                    int(in_bin.sum()),
+                )
+            )
+    return found
 
 
-def threshold_free(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    """The figures that do not depend on a threshold."""
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean gap between predicted and observed rates over equal-width bins, weighted by size."""
+    rows = len(labels)
+    return float(
+        sum(
+            n / rows * abs(predicted - observed)
+            for predicted, observed, n in calibration_bins(labels, probabilities)
+        )
+    )
+
+
+def scores(labels: np.ndarray, probabilities: np.ndarray) -> Scores:
+    """The figures that need no threshold."""
+    both_classes = 0 < labels.sum() < len(labels)
+    return Scores(
+        roc_auc=float(metrics.roc_auc_score(labels, probabilities)) if both_classes else None,
+        log_loss=float(metrics.log_loss(labels, probabilities, labels=[0, 1])),
+        brier=float(metrics.brier_score_loss(labels, probabilities)),
+        ece=expected_calibration_error(labels, probabilities),
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def decisions(labels: np.ndarray, flagged: np.ndarray) -> Decisions:
+    """The figures of yes/no decisions (`flagged` is True where the result is Depression)."""
+    tn, fp, fn, tp = metrics.confusion_matrix(labels, flagged, labels=[0, 1]).ravel().tolist()
+    return Decisions(
+        recall=_share(tp, tp + fn),
+        specificity=_share(tn, tn + fp),
+        precision=_share(tp, tp + fp),
+        npv=_share(tn, tn + fn),
+        flagged=float(flagged.mean()),
+        accuracy=(tp + tn) / len(labels),
+        confusion=Confusion(tn=tn, fp=fp, fn=fn, tp=tp),
+    )
+
+
+def flag(
+    probabilities: np.ndarray, groups: np.ndarray, rules: Mapping[str, DecisionRule]
+) -> np.ndarray:
+    """Where each row's result is Depression under its group's rule."""
+    thresholds = np.array([rules[GROUPS[int(g)]].threshold for g in groups])
+    return probabilities >= thresholds
+
+
+def evaluation(labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> Evaluation:
+    return Evaluation(
+        rows=len(labels),
+        positives=int(labels.sum()),
+        scores=scores(labels, probabilities),
+        decisions=decisions(labels, flagged),
+    )
+
+
+def grouped_evaluation(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    groups: np.ndarray,
+    rules: Mapping[str, DecisionRule],
+) -> GroupedEvaluation:
+    """Every figure, for all rows and for each group's rows, under the groups' rules."""
+    flagged = flag(probabilities, groups, rules)
+    by_group = {}
+    for code, name in GROUPS.items():
+        rows = groups == code
+        by_group[name] = evaluation(labels[rows], probabilities[rows], flagged[rows])
+    return GroupedEvaluation(all=evaluation(labels, probabilities, flagged), by_group=by_group)
+
+
+def spread(values: list[float]) -> Spread:
+    array = np.asarray(values, dtype=float)
+    return Spread(mean=float(array.mean()), std=float(array.std(ddof=1)))
+
+
+def fold_spreads(folds: list[Scores]) -> dict[str, Spread]:
+    """Mean and standard deviation of each threshold-free figure across folds."""
     return {
-        "roc_auc": float(metrics.roc_auc_score(labels, probabilities)),
-        "brier": float(metrics.brier_score_loss(labels, probabilities)),
-        "ece": expected_calibration_error(labels, probabilities),
+        name: spread([getattr(fold, name) for fold in folds])
+        for name in ("log_loss", "roc_auc", "brier", "ece")
     }
-
-
-def at_threshold(
-    labels: np.ndarray, probabilities: np.ndarray, threshold: float
-) -> dict[str, object]:
-    """The figures of the yes/no decision `probability >= threshold`."""
-    predicted = (probabilities >= threshold).astype(int)
-    tn, fp, fn, tp = metrics.confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
-    return {
-        "accuracy": float(metrics.accuracy_score(labels, predicted)),
-        "precision": float(metrics.precision_score(labels, predicted, zero_division=0)),
-        "recall": float(metrics.recall_score(labels, predicted, zero_division=0)),
-        "f1": float(metrics.f1_score(labels, predicted, zero_division=0)),
-        "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
-    }
-
-
-def evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, object]:
-    """Every figure the card reports for one set of predictions."""
-    figures: dict[str, object] = {
-        "rows": len(labels),
-        "positives": int(labels.sum()),
-    }
-    if 0 < labels.sum() < len(labels):
-        figures.update(threshold_free(labels, probabilities))
-    figures.update(at_threshold(labels, probabilities, threshold))
-    return figures
-
-
-def summarize(folds: list[dict[str, object]]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation of each scalar figure across folds."""
-    names = [name for name, value in folds[0].items() if isinstance(value, float)]
-    summary = {}
-    for name in names:
-        values = np.array([fold[name] for fold in folds], dtype=float)
-        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))}
-    return summary

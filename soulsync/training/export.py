@@ -1,18 +1,25 @@
-"""Export the trained model: the Keras file, its Lite twin, the parity check and the version."""
+"""Export the trained model: the Keras file, its Lite twin, the parity check, the weights'
+checksum, and the version, derived from what determines the model."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import json
 import tempfile
+from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from soulsync import questionnaire
 from soulsync.inference.backends import LiteBackend
+from soulsync.inference.card import Parity, Provenance
 
 #: The Lite model must give the Keras model's probability on every row to within this.
 PARITY_TOLERANCE = 1e-5
@@ -25,17 +32,51 @@ def to_tflite(model: keras.Model) -> bytes:
         return converter.convert()
 
 
-def model_version(model: keras.Model, data_hashes: list[str]) -> str:
-    """A short hash of the training data and the weights: same data and seed, same version."""
+#: The code that determines a model and its card's figures: the training stages and the
+#: questionnaire they encode (not the report's drawing, nor the retraining check).
+CODE_FILES = (
+    *(
+        Path(__file__).resolve().parent / f"{stage}.py"
+        for stage in ("data", "model", "evaluate", "decision", "reference", "export", "pipeline")
+    ),
+    Path(questionnaire.__file__).resolve(),
+)
+#: The libraries whose versions determine the weights.
+TRAINING_LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn")
+
+
+def code_sha256() -> str:
     digest = hashlib.sha256()
-    for data_hash in data_hashes:
-        digest.update(data_hash.encode())
+    for path in CODE_FILES:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def provenance(data_sha256: list[str], configuration: dict[str, Any]) -> Provenance:
+    return Provenance(
+        data_sha256=data_sha256,
+        code_sha256=code_sha256(),
+        libraries={name: metadata.version(name) for name in TRAINING_LIBRARIES},
+        configuration=configuration,
+    )
+
+
+def model_version(source: Provenance) -> str:
+    """A short hash of what determines the model (data, code, libraries, configuration), not of
+    the weights: a retrain on another machine can differ in the weights' last bit and is still
+    the same model."""
+    text = json.dumps(asdict(source), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def weights_sha256(model: keras.Model) -> str:
+    digest = hashlib.sha256()
     for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight, dtype=np.float32).tobytes())
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
 
 
-def parity(keras_path: Path, tflite_path: Path, answers: np.ndarray) -> dict[str, float | int]:
+def parity(keras_path: Path, tflite_path: Path, answers: np.ndarray) -> Parity:
     """Largest difference between the saved Keras and Lite models over `answers`.
 
     Both files are read back from disk, so this checks what ships, not what is in memory.
@@ -44,7 +85,11 @@ def parity(keras_path: Path, tflite_path: Path, answers: np.ndarray) -> dict[str
     rows = answers.astype(np.float32)
     from_keras = np.asarray(reloaded(rows, training=False)).reshape(-1)
     from_lite = LiteBackend(tflite_path).predict(rows)
-    return {"rows": len(rows), "max_abs_diff": float(np.max(np.abs(from_keras - from_lite)))}
+    return Parity(
+        rows=len(rows),
+        max_abs_diff=float(np.max(np.abs(from_keras - from_lite))),
+        tolerance=PARITY_TOLERANCE,
+    )
 
 
 def save_artifacts(model: keras.Model, out_dir: Path, keras_name: str, tflite_name: str) -> None:

@@ -1,9 +1,13 @@
-"""The candidate Keras models: the same input encoding, a linear head or a small network.
+"""The candidate Keras models. Every one takes the ten raw wire codes (float32, questionnaire
+order) and encodes them inside the graph, so neither the service nor a client ever
+preprocesses: nominal questions with more than two options are one-hot encoded, yes/no questions
+pass through as 0/1 and scales are mapped onto [0, 1].
 
-The encoding is part of the graph, so the exported model takes the ten raw wire codes (float32,
-questionnaire order) and neither the service nor a client ever preprocesses: nominal questions
-with more than two options are one-hot encoded, yes/no questions pass through as 0/1 and scales
-are mapped onto [0, 1].
+Students and working professionals answer on the same scales but their answers weigh very
+differently (students' log-odds move two to three times as much per answer) and their base rates
+differ fivefold, so besides a plain linear model and a small network there are two candidates
+that let the groups differ beyond an intercept: one shared score with a slope and an intercept
+per group (`group_scale`), and every answer interacting with the group (`interactions`).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import math
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
-from soulsync.questionnaire import QUESTIONS, Kind, Question
+from soulsync.questionnaire import GROUP_KEY, KEYS, QUESTIONS, STUDENT, Kind, Question
 
 INPUT_NAME = "answers"
+GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,23 @@ LINEAR = Candidate(
     epochs=60,
     l2=1e-4,
 )
+GROUP_SCALE = Candidate(
+    name="group_scale",
+    description="one linear score of the answers, with its own slope and intercept for each "
+    "group (students, professionals)",
+    hidden_units=(),
+    learning_rate=0.02,
+    epochs=60,
+    l2=1e-4,
+)
+INTERACTIONS = Candidate(
+    name="interactions",
+    description="logistic regression on the encoded answers and on each answer times the group",
+    hidden_units=(),
+    learning_rate=0.02,
+    epochs=60,
+    l2=1e-4,
+)
 NETWORK = Candidate(
     name="network",
     description="small network: dense 32-16 (ReLU, L2) then one sigmoid unit",
@@ -48,7 +71,8 @@ NETWORK = Candidate(
     epochs=60,
     l2=1e-3,
 )
-CANDIDATES: tuple[Candidate, ...] = (LINEAR, NETWORK)
+#: From the simplest to the most complex: a later one ships only if it is clearly better.
+CANDIDATES: tuple[Candidate, ...] = (LINEAR, GROUP_SCALE, INTERACTIONS, NETWORK)
 
 
 def encoding_of(question: Question) -> str:
@@ -58,10 +82,13 @@ def encoding_of(question: Question) -> str:
     return "one_hot" if len(question.options) > 2 else "binary"
 
 
-def encode(answers: keras.KerasTensor) -> keras.KerasTensor:
-    """Turn the (n, 10) raw codes into the model's features, inside the graph."""
+def encode(answers: keras.KerasTensor, without: str | None = None) -> keras.KerasTensor:
+    """Turn the (n, 10) raw codes into the model's features, inside the graph (all questions,
+    or all but `without`)."""
     features = []
     for column, question in enumerate(QUESTIONS):
+        if question.key == without:
+            continue
         value = answers[:, column : column + 1]
         kind = encoding_of(question)
         if kind == "one_hot":
@@ -76,24 +103,48 @@ def encode(answers: keras.KerasTensor) -> keras.KerasTensor:
     return ops.concatenate(features, axis=1)
 
 
-def build(candidate: Candidate, positive_rate: float) -> keras.Model:
-    """A fresh, compiled model whose output starts at the base rate of the training labels.
+def _logit(rate: float) -> float:
+    return math.log(rate / (1.0 - rate))
 
-    Starting the output bias at the log-odds of the base rate is how this pipeline meets the
-    class imbalance: the loss stays the plain (unweighted) log loss, so the probabilities stay
-    calibrated, and the decision threshold, not a re-weighting, trades recall for precision.
+
+def build(candidate: Candidate, labels: np.ndarray, groups: np.ndarray) -> keras.Model:
+    """A fresh, compiled model whose output starts at the base rate of the training labels
+    (of each group's, where the candidate has an intercept per group).
+
+    Starting the output at the base rate is how this pipeline meets the class imbalance: the
+    loss stays the plain (unweighted) log loss, so the probabilities stay calibrated, and the
+    decision threshold, not a re-weighting, trades recall for precision.
     """
     regularizer = keras.regularizers.L2(candidate.l2)
     answers = keras.Input(shape=(len(QUESTIONS),), name=INPUT_NAME, dtype="float32")
-    hidden = encode(answers)
-    for units in candidate.hidden_units:
-        hidden = layers.Dense(units, activation="relu", kernel_regularizer=regularizer)(hidden)
-    prior_logit = math.log(positive_rate / (1.0 - positive_rate))
+    professional = answers[:, GROUP_COLUMN : GROUP_COLUMN + 1]  # the code: 1 professional
+    base_logit = _logit(float(labels.mean()))
+    kernel_start: keras.initializers.Initializer = keras.initializers.GlorotUniform()
+
+    if candidate is GROUP_SCALE:
+        # logit = b + c1 z for professionals, (b + c3) + (c1 + c2) z for students.
+        student = 1.0 - professional
+        score = layers.Dense(1, use_bias=False, kernel_regularizer=regularizer, name="score")(
+            encode(answers, without=GROUP_KEY)
+        )
+        hidden = ops.concatenate([score, score * student, student], axis=1)
+        student_logit = _logit(float(labels[groups == STUDENT].mean()))
+        base_logit = _logit(float(labels[groups != STUDENT].mean()))
+        kernel_start = keras.initializers.Constant([[1.0], [1.0], [student_logit - base_logit]])
+    elif candidate is INTERACTIONS:
+        others = encode(answers, without=GROUP_KEY)
+        hidden = ops.concatenate([encode(answers), others * professional], axis=1)
+    else:
+        hidden = encode(answers)
+        for units in candidate.hidden_units:
+            hidden = layers.Dense(units, activation="relu", kernel_regularizer=regularizer)(hidden)
+
     probability = layers.Dense(
         1,
         activation="sigmoid",
         kernel_regularizer=regularizer,
-        bias_initializer=keras.initializers.Constant(prior_logit),
+        kernel_initializer=kernel_start,
+        bias_initializer=keras.initializers.Constant(base_logit),
         name="probability",
     )(hidden)
     model = keras.Model(answers, probability, name=f"soulsync_{candidate.name}")

@@ -1,65 +1,242 @@
-"""The training pipeline: load, split, cross-validate the candidates, fit, pick the threshold,
-test once, export, and write the card and the report.
+"""The training pipeline, as named stages: load, split, cross-validate the candidates, select,
+fit, decide each group's rule, test once, export, and write the card and the report.
 
 Every random choice hangs off SEED, fixed in the code before any result was seen; no seed or
-split is searched. The same data and seed give the same metrics and the same model version.
+split is searched. The test split is touched once, at the end. The same data, code and
+libraries give the same version, on any machine.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from collections.abc import Callable
-from importlib import metadata
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from soulsync.inference.card import CARD_FILE, KERAS_FILE, REPORT_FILE, TFLITE_FILE
-from soulsync.questionnaire import GROUPS, QUESTIONS
+from soulsync.inference.card import (
+    CARD_FILE,
+    CARD_FORMAT,
+    KERAS_FILE,
+    REPORT_FILE,
+    TFLITE_FILE,
+    Artifacts,
+    CandidateResult,
+    Count,
+    CrossValidation,
+    DataFacts,
+    Feature,
+    ModelCard,
+    ModelInfo,
+    Scores,
+    Selection,
+    Training,
+    write_card,
+)
+from soulsync.questionnaire import GROUPS, QUESTIONS, STUDENT
 from soulsync.training import evaluate
 from soulsync.training.data import Dataset, load_dataset
-from soulsync.training.export import PARITY_TOLERANCE, model_version, parity, save_artifacts
-from soulsync.training.model import CANDIDATES, INPUT_NAME, Candidate, build, encoding_of
+from soulsync.training.decision import BAND_STARTS, decide
+from soulsync.training.export import (
+    PARITY_TOLERANCE,
+    model_version,
+    parity,
+    provenance,
+    save_artifacts,
+    weights_sha256,
+)
+from soulsync.training.model import CANDIDATES, Candidate, build, encoding_of
+from soulsync.training.reference import SCORE_EDGES, build_reference
 from soulsync.training.report import write_report
 
 SEED = 20241101
 TEST_SHARE = 0.20  # of all rows, touched once for the final report
-VALIDATION_SHARE = 0.25  # of the rest, for the threshold
 FOLDS = 5
-#: Mean CV AUCs closer than this are a tie, and the simpler candidate ships.
-AUC_TIE = 0.001
+#: Mean CV log losses closer than this are a tie, and the simpler candidate ships.
+LOG_LOSS_TIE = 0.002
+SELECTION_RULE = (
+    f"lowest mean cross-validated log loss (the service reports probabilities, so a proper "
+    f"scoring rule judges); a tie (within {LOG_LOSS_TIE}) ships the simpler candidate"
+)
 
 INTENDED_USE = (
     "Screening aid for the SoulSync app: after the daily ten-question self-report, it estimates "
     "the risk that the person would report depression, so that the app can suggest talking to "
     "a professional. It is not a diagnosis and must never be presented as one."
 )
-LIMITATIONS = [
-    "Screening aid, not a diagnosis: a result of 'Depression' means the answers resemble those "
-    "of survey respondents who reported depression, nothing more.",
-    "Trained on 2,556 rows of one public Kaggle survey (ikynahidwin); the respondents are not a "
-    "sample of the app's users, of Indonesia, or of any clinical population.",
-    "Students and working professionals have very different base rates in the data (about 50 % "
-    "and 10 %); the per-group figures show how the model behaves on each.",
-    "Self-reported answers only; the model cannot see anything the questionnaire does not ask.",
-    "The threshold favours recall: it accepts false alarms so as to miss few people at risk.",
-    "Anyone who reports suicidal thoughts must be shown where to get help, whatever the score.",
-]
 
 Progress = Callable[[str], None]
 
 
-def _fit(
-    candidate: Candidate, answers: np.ndarray, labels: np.ndarray, seed: int, epochs: int | None
+@dataclass(frozen=True)
+class Split:
+    development: np.ndarray  # row indices: cross-validation, the rules, the shipped fit
+    test: np.ndarray  # row indices: touched once, at the end
+
+
+@dataclass(frozen=True)
+class CandidateRun:
+    candidate: Candidate
+    out_of_fold: np.ndarray  # one probability per development row
+    folds: list[Scores]
+    parameters: int
+
+    @property
+    def mean_log_loss(self) -> float:
+        return float(np.mean([fold.log_loss for fold in self.folds]))
+
+
+def run(
+    data_dir: Path, out_dir: Path, *, epochs: int | None = None, progress: Progress = print
+) -> ModelCard:
+    """Train, evaluate and export; returns the model card that it also writes to `out_dir`."""
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        progress(f"[{time.perf_counter() - started:5.0f} s] {message}")
+
+    tf.config.experimental.enable_op_determinism()
+    data = load_dataset(data_dir)
+    step(f"loaded {len(data)} rows ({int(data.labels.sum())} positive) from {data_dir}")
+    split = split_rows(data)
+    runs = cross_validate(data, split, epochs, step)
+    chosen = select(runs)
+    step(f"selected '{chosen.candidate.name}' ({SELECTION_RULE})")
+
+    x, y, groups = data.answers, data.labels, data.groups
+    dev = split.development
+    model = fit(chosen.candidate, x[dev], y[dev], groups[dev], SEED, epochs)
+    step(f"fitted '{chosen.candidate.name}' on the {len(dev)} development rows")
+    decision = decide(
+        y[dev], chosen.out_of_fold, groups[dev], lambda rows: predict(model, rows), SEED
+    )
+    rules = {name: group.rule() for name, group in decision.groups.items()}
+    step(
+        "thresholds "
+        + ", ".join(f"{name} {group.threshold:.4f}" for name, group in decision.groups.items())
+    )
+
+    test_probabilities = predict(model, x[split.test])
+    test = evaluate.grouped_evaluation(y[split.test], test_probabilities, groups[split.test], rules)
+    step("evaluated once on the test split")
+
+    save_artifacts(model, out_dir, KERAS_FILE, TFLITE_FILE)
+    parity_figures = parity(out_dir / KERAS_FILE, out_dir / TFLITE_FILE, x)
+    if parity_figures.max_abs_diff > PARITY_TOLERANCE:
+        raise RuntimeError(
+            f"Lite and Keras models disagree by {parity_figures.max_abs_diff:g}"
+            f" (tolerance {PARITY_TOLERANCE:g})"
+        )
+    source = provenance([s.sha256 for s in data.sources], configuration(epochs))
+    version = model_version(source)
+    step(f"exported model {version}")
+
+    card = ModelCard(
+        format=CARD_FORMAT,
+        name="soulsync-depression-screening",
+        version=version,
+        weights_sha256=weights_sha256(model),
+        model=model_info(chosen.candidate, epochs),
+        features=[
+            Feature(
+                key=q.key,
+                codes=list(q.codes),
+                encoding=encoding_of(q),
+                reference=int(np.bincount(x[dev][:, i]).argmax()),
+            )
+            for i, q in enumerate(QUESTIONS)
+        ],
+        reference_rule="the most common answer in the development part; a factor's effect is "
+        "the change in probability when the answer is replaced by it",
+        decision=decision,
+        selection=Selection(
+            rule=SELECTION_RULE,
+            chosen=chosen.candidate.name,
+            candidates=[candidate_result(run_, y[dev], groups[dev]) for run_ in runs],
+        ),
+        cross_validation=CrossValidation(
+            folds=FOLDS,
+            rows=len(dev),
+            out_of_fold=evaluate.grouped_evaluation(y[dev], chosen.out_of_fold, groups[dev], rules),
+            spread=evaluate.fold_spreads(chosen.folds),
+        ),
+        test=test,
+        calibration_bins=evaluate.CALIBRATION_BINS,
+        parity=parity_figures,
+        data=data_facts(data, split),
+        provenance=source,
+        reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
+        intended_use=INTENDED_USE,
+        limitations=limitations(data),
+        artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),
+    )
+    write_card(card, out_dir / CARD_FILE)
+    write_report(out_dir / REPORT_FILE, card, y[split.test], test_probabilities, groups[split.test])
+    step(f"wrote {out_dir / CARD_FILE} and {REPORT_FILE}")
+    progress(summary(card, time.perf_counter() - started))
+    return card
+
+
+# --- the stages ------------------------------------------------------------------------------
+
+
+def split_rows(data: Dataset) -> Split:
+    """Development and test row indices, stratified on label and group together."""
+    strata = data.labels * 2 + data.groups
+    development, test = train_test_split(
+        np.arange(len(data)), test_size=TEST_SHARE, stratify=strata, random_state=SEED
+    )
+    return Split(np.sort(development), np.sort(test))
+
+
+def cross_validate(
+    data: Dataset, split: Split, epochs: int | None, progress: Progress
+) -> list[CandidateRun]:
+    """Every candidate under the same folds of the development rows: out-of-fold predictions
+    and each fold's figures."""
+    dev = split.development
+    x, y, groups = data.answers[dev], data.labels[dev], data.groups[dev]
+    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y * 2 + groups))
+    runs = []
+    for candidate in CANDIDATES:
+        predictions = np.zeros(len(dev))
+        fold_scores = []
+        for k, (fit_rows, held_rows) in enumerate(folds):
+            model = fit(candidate, x[fit_rows], y[fit_rows], groups[fit_rows], SEED + k, epochs)
+            predictions[held_rows] = predict(model, x[held_rows])
+            fold_scores.append(evaluate.scores(y[held_rows], predictions[held_rows]))
+        runs.append(CandidateRun(candidate, predictions, fold_scores, model.count_params()))
+        spreads = evaluate.fold_spreads(fold_scores)
+        progress(
+            f"{candidate.name:13s} {FOLDS}-fold CV: log loss {spreads['log_loss'].mean:.4f}, "
+            f"AUC {spreads['roc_auc'].mean:.4f}, ECE {spreads['ece'].mean:.3f}"
+        )
+    return runs
+
+
+def select(runs: list[CandidateRun]) -> CandidateRun:
+    """CANDIDATES run from simplest to most complex: a later one must beat by more than a tie."""
+    chosen = runs[0]
+    for run_ in runs[1:]:
+        if run_.mean_log_loss < chosen.mean_log_loss - LOG_LOSS_TIE:
+            chosen = run_
+    return chosen
+
+
+def fit(
+    candidate: Candidate,
+    answers: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    epochs: int | None,
 ) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    model = build(candidate, positive_rate=float(labels.mean()))
+    model = build(candidate, labels, groups)
     model.fit(
         answers.astype(np.float32),
         labels.astype(np.float32),
@@ -71,244 +248,139 @@ def _fit(
     return model
 
 
-def _predict(model: keras.Model, answers: np.ndarray) -> np.ndarray:
+def predict(model: keras.Model, answers: np.ndarray) -> np.ndarray:
     return np.asarray(model(answers.astype(np.float32), training=False)).reshape(-1)
 
 
-def _by_group(
-    labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray, threshold: float
-) -> dict[str, Any]:
+# --- what the card says ------------------------------------------------------------------------
+
+
+def candidate_result(run_: CandidateRun, labels: np.ndarray, groups: np.ndarray) -> CandidateResult:
+    """One candidate's cross-validated figures, and each group's at its own thresholds."""
+    by_group = {}
+    for code, name in GROUPS.items():
+        rows = groups == code
+        y, p = labels[rows], run_.out_of_fold[rows]
+        threshold = evaluate.choose_threshold(y, p)
+        by_group[name] = evaluate.evaluation(y, p, p >= threshold)
+    spreads = evaluate.fold_spreads(run_.folds)
+    return CandidateResult(
+        name=run_.candidate.name,
+        description=run_.candidate.description,
+        parameters=run_.parameters,
+        log_loss=spreads["log_loss"],
+        roc_auc=spreads["roc_auc"],
+        brier=spreads["brier"],
+        ece=spreads["ece"],
+        folds=run_.folds,
+        by_group=by_group,
+    )
+
+
+def configuration(epochs: int | None) -> dict:
+    """Every setting of the run that determines the model (part of its version)."""
     return {
-        GROUPS[g]: evaluate.evaluate(labels[groups == g], probabilities[groups == g], threshold)
-        for g in sorted(GROUPS)
+        "seed": SEED,
+        "test_share": TEST_SHARE,
+        "folds": FOLDS,
+        "log_loss_tie": LOG_LOSS_TIE,
+        "target_recall": evaluate.TARGET_RECALL,
+        "band_starts": list(BAND_STARTS),
+        "bootstrap_resamples": evaluate.BOOTSTRAP_RESAMPLES,
+        "score_edges": list(SCORE_EDGES),
+        "epochs_override": epochs,
+        "candidates": [asdict(candidate) for candidate in CANDIDATES],
     }
 
 
-def _split(data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test row indices, stratified on label and group together."""
-    strata = data.labels * 2 + data.groups
-    rows = np.arange(len(data))
-    development, test = train_test_split(
-        rows, test_size=TEST_SHARE, stratify=strata, random_state=SEED
-    )
-    train, validation = train_test_split(
-        development, test_size=VALIDATION_SHARE, stratify=strata[development], random_state=SEED
-    )
-    return np.sort(train), np.sort(validation), np.sort(test)
-
-
-def run(
-    data_dir: Path, out_dir: Path, *, epochs: int | None = None, progress: Progress = print
-) -> dict[str, Any]:
-    """Train, evaluate and export; returns the model card that it also writes to `out_dir`."""
-    started = time.perf_counter()
-    tf.config.experimental.enable_op_determinism()
-    data = load_dataset(data_dir)
-    progress(f"loaded {len(data)} rows ({int(data.labels.sum())} positive) from {data_dir}")
-    train, validation, test = _split(data)
-    development = np.concatenate([train, validation])
-    strata = data.labels * 2 + data.groups
-    x, y, groups = data.answers, data.labels, data.groups
-
-    # 1. Compare the candidates under the same folds of the development rows.
-    folds = list(
-        StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(
-            development, strata[development]
-        )
-    )
-    cross_validation: dict[str, Any] = {}
-    out_of_fold: dict[str, np.ndarray] = {}
-    for candidate in CANDIDATES:
-        fold_figures = []
-        predictions = np.zeros(len(development))
-        for k, (fit_rows, held_rows) in enumerate(folds):
-            tick = time.perf_counter()
-            model = _fit(
-                candidate, x[development[fit_rows]], y[development[fit_rows]], SEED + k, epochs
-            )
-            predictions[held_rows] = _predict(model, x[development[held_rows]])
-            figures = evaluate.threshold_free(y[development[held_rows]], predictions[held_rows])
-            fold_figures.append(figures)
-            progress(
-                f"  {candidate.name:8s} fold {k + 1}/{FOLDS}: AUC {figures['roc_auc']:.3f}  "
-                f"Brier {figures['brier']:.3f}  ECE {figures['ece']:.3f}  "
-                f"({time.perf_counter() - tick:.1f} s)"
-            )
-        out_of_fold[candidate.name] = predictions
-        cross_validation[candidate.name] = {
-            "description": candidate.description,
-            "summary": evaluate.summarize(fold_figures),
-            "folds": fold_figures,
-        }
-
-    def mean_auc(c: Candidate) -> float:
-        return cross_validation[c.name]["summary"]["roc_auc"]["mean"]
-
-    # CANDIDATES runs from simplest to most complex: a later one must beat by more than a tie.
-    chosen = CANDIDATES[0]
-    for candidate in CANDIDATES[1:]:
-        if mean_auc(candidate) > mean_auc(chosen) + AUC_TIE:
-            chosen = candidate
-    progress(
-        f"shipping '{chosen.name}' (CV AUC {mean_auc(chosen):.4f}; "
-        + ", ".join(f"{c.name} {mean_auc(c):.4f}" for c in CANDIDATES)
-        + ")"
+def model_info(candidate: Candidate, epochs: int | None) -> ModelInfo:
+    return ModelInfo(
+        candidate=candidate.name,
+        description=candidate.description,
+        input="answers: float32, shape [n, 10], the ten raw wire codes in the order of 'features'",
+        output="probability of Depression: float32, shape [n, 1]",
+        class_imbalance="plain log loss with the output started at the training base rate "
+        "(each group's, where the model has an intercept per group), so probabilities stay "
+        "calibrated; recall is bought with each group's threshold, not with class weights",
+        training=Training(
+            optimizer="Adam",
+            learning_rate=candidate.learning_rate,
+            epochs=epochs or candidate.epochs,
+            batch_size=candidate.batch_size,
+            l2=candidate.l2,
+        ),
     )
 
-    # 2. Fit the shipped model on the training split; choose the threshold on validation.
-    model = _fit(chosen, x[train], y[train], SEED, epochs)
-    threshold = evaluate.choose_threshold(y[validation], _predict(model, x[validation]))
-    validation_figures = evaluate.evaluate(y[validation], _predict(model, x[validation]), threshold)
-    progress(f"threshold {threshold:.4f}: {evaluate.THRESHOLD_RULE}")
 
-    # The decision figures of the shipped recipe, fold by fold, at the shipped threshold.
-    chosen_oof = out_of_fold[chosen.name]
-    decision_folds = []
-    for _, held_rows in folds:
-        rows = development[held_rows]
-        decision_folds.append(
-            {
-                k: v
-                for k, v in evaluate.at_threshold(y[rows], chosen_oof[held_rows], threshold).items()
-                if isinstance(v, float)
-            }
-        )
-    shipped_cv = {
-        **cross_validation[chosen.name]["summary"],
-        **evaluate.summarize(decision_folds),
-        "by_group": _by_group(y[development], chosen_oof, groups[development], threshold),
-    }
+def data_facts(data: Dataset, split: Split) -> DataFacts:
+    def count(rows: np.ndarray) -> Count:
+        return Count(rows=int(rows.size), positives=int(data.labels[rows].sum()))
 
-    # 3. The test split, once.
-    test_probabilities = _predict(model, x[test])
-    test_figures = evaluate.evaluate(y[test], test_probabilities, threshold)
-    test_figures["by_group"] = _by_group(y[test], test_probabilities, groups[test], threshold)
-
-    # 4. Export, check parity on every row, derive the version.
-    save_artifacts(model, out_dir, KERAS_FILE, TFLITE_FILE)
-    parity_figures = parity(out_dir / KERAS_FILE, out_dir / TFLITE_FILE, x)
-    if parity_figures["max_abs_diff"] > PARITY_TOLERANCE:
-        raise RuntimeError(
-            f"Lite and Keras models disagree by {parity_figures['max_abs_diff']:g}"
-            f" (tolerance {PARITY_TOLERANCE:g})"
-        )
-    version = model_version(model, [source.sha256 for source in data.sources])
-
-    curves = {"all": (y[test], test_probabilities)}
-    for g, name in GROUPS.items():
-        curves[name] = (y[test][groups[test] == g], test_probabilities[groups[test] == g])
-    write_report(
-        out_dir / REPORT_FILE,
-        curves,
-        threshold,
-        f"SoulSync depression screening model {version} ({chosen.name})",
-    )
-
-    card = {
-        "name": "soulsync-depression-screening",
-        "version": version,
-        "model": {
-            "candidate": chosen.name,
-            "description": chosen.description,
-            "input": {
-                "name": INPUT_NAME,
-                "shape": [None, len(QUESTIONS)],
-                "dtype": "float32",
-                "content": "the ten raw wire codes, in the order of 'features'",
-            },
-            "output": {"shape": [None, 1], "content": "probability of Depression"},
-            "class_imbalance": "plain log loss with the output bias started at the training "
-            "base rate, so probabilities stay calibrated; recall is bought "
-            "with the threshold, not with class weights",
-            "training": {
-                "optimizer": "Adam",
-                "learning_rate": chosen.learning_rate,
-                "epochs": epochs or chosen.epochs,
-                "batch_size": chosen.batch_size,
-                "l2": chosen.l2,
-            },
+    return DataFacts(
+        sources=list(data.sources),
+        rows=len(data),
+        positives=int(data.labels.sum()),
+        by_group={
+            name: count(np.flatnonzero(data.groups == code)) for code, name in GROUPS.items()
         },
-        "features": [
-            {
-                "key": q.key,
-                "codes": list(q.codes),
-                "encoding": encoding_of(q),
-                "reference": int(np.bincount(x[train][:, i]).argmax()),
-            }
-            for i, q in enumerate(QUESTIONS)
-        ],
-        "reference_rule": "the most common answer in the training split; a factor's effect is "
-        "the change in probability when that answer is replaced by it",
-        "threshold": {
-            "value": threshold,
-            "rule": evaluate.THRESHOLD_RULE,
-            "target_recall": evaluate.TARGET_RECALL,
-            "validation": validation_figures,
-        },
-        "selection": {
-            "rule": f"higher mean cross-validated ROC AUC; a tie (within {AUC_TIE}) "
-            "ships the simpler",
-            "chosen": chosen.name,
-            "candidates": cross_validation,
-        },
-        "cross_validation": {"folds": FOLDS, "rows": len(development), **shipped_cv},
-        "test": test_figures,
-        "calibration_bins": evaluate.CALIBRATION_BINS,
-        "parity": {**parity_figures, "tolerance": PARITY_TOLERANCE},
-        "data": {
-            "sources": [source.__dict__ for source in data.sources],
-            "rows": len(data),
-            "positives": int(y.sum()),
-            "seed": SEED,
-            "splits": {
-                name: {"rows": len(rows), "positives": int(y[rows].sum())}
-                for name, rows in (("train", train), ("validation", validation), ("test", test))
-            },
-        },
-        "libraries": {
-            name: metadata.version(name)
-            for name in ("tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert")
-        }
-        | {"python": platform.python_version()},
-        "intended_use": INTENDED_USE,
-        "limitations": LIMITATIONS,
-        "artifacts": {"keras": KERAS_FILE, "tflite": TFLITE_FILE, "report": REPORT_FILE},
-    }
-    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    progress(summary_table(card, time.perf_counter() - started))
-    return card
+        seed=SEED,
+        splits={"development": count(split.development), "test": count(split.test)},
+    )
 
 
-def summary_table(card: dict[str, Any], seconds: float) -> str:
+def limitations(data: Dataset) -> list[str]:
+    """What the model cannot do, with the facts of the data it was trained on."""
+    rates = {name: float(data.labels[data.groups == code].mean()) for code, name in GROUPS.items()}
+    return [
+        "Screening aid, not a diagnosis: a result of 'Depression' means the answers resemble those "
+        "of survey respondents who reported depression, nothing more.",
+        f"Trained on {len(data):,} rows of one public Kaggle survey "
+        f"({', '.join(source.name for source in data.sources)}); the respondents are not a "
+        "sample of the app's users, of Indonesia, or of any clinical population.",
+        f"Students and working professionals have very different base rates in the data "
+        f"({rates[GROUPS[STUDENT]]:.0%} and {rates['professionals']:.0%}): each group has its own "
+        "threshold, and the figures are given for each group.",
+        "Self-reported answers only; the model cannot see anything the questionnaire does not ask.",
+        f"Each group's threshold favours recall (at least {evaluate.TARGET_RECALL:.0%} of that "
+        "group's positives found): it accepts false alarms so as to miss few people at risk.",
+        "Anyone who reports suicidal thoughts must be shown where to get help, whatever the score.",
+    ]
+
+
+def summary(card: ModelCard, seconds: float) -> str:
     """The few lines a person reads at the end of a run."""
-
-    def spread(figures: dict[str, Any], name: str) -> str:
-        return f"{figures[name]['mean']:.3f} ± {figures[name]['std']:.3f}"
-
     lines = [
         "",
-        f"model {card['version']} ({card['model']['candidate']}), "
-        f"threshold {card['threshold']['value']:.4f}, {seconds:.0f} s",
+        f"model {card.version} ({card.model.candidate}), {seconds:.0f} s",
         "",
-        f"{'candidate (5-fold CV)':24s}{'ROC AUC':>16s}{'Brier':>16s}{'ECE':>16s}",
+        f"{'candidate (5-fold CV)':24s}{'log loss':>18s}{'ROC AUC':>18s}{'ECE':>18s}",
     ]
-    for name, result in card["selection"]["candidates"].items():
-        s = result["summary"]
+    for result in card.selection.candidates:
         lines.append(
-            f"{name:24s}{spread(s, 'roc_auc'):>16s}{spread(s, 'brier'):>16s}{spread(s, 'ece'):>16s}"
+            f"{result.name:24s}"
+            + "".join(
+                f"{f'{s.mean:.4f} ± {s.std:.4f}':>18s}"
+                for s in (result.log_loss, result.roc_auc, result.ece)
+            )
         )
-    cv, test = card["cross_validation"], card["test"]
-    lines += ["", f"{'shipped model':24s}{'CV':>16s}{'test':>10s}"]
-    for name in ("roc_auc", "brier", "ece", "recall", "precision", "f1", "accuracy"):
-        lines.append(f"{name:24s}{spread(cv, name):>16s}{test[name]:>10.3f}")
-    for group, figures in test["by_group"].items():
-        lines.append(
-            f"test {group:19s}AUC {figures.get('roc_auc', float('nan')):.3f}  "
-            f"recall {figures['recall']:.3f}  precision {figures['precision']:.3f}  "
-            f"(n={figures['rows']}, {figures['positives']} positive)"
-        )
+    lines += [
+        "",
+        f"{'':20s}{'threshold':>10s}{'recall':>8s}{'spec.':>8s}{'PPV':>8s}"
+        f"{'NPV':>8s}{'flagged':>9s}{'ECE':>8s}   (CV: out of fold)",
+    ]
+    for name, group in card.decision.groups.items():
+        for label, figures in (
+            ("CV", card.cross_validation.out_of_fold.by_group[name]),
+            ("test", card.test.by_group[name]),
+        ):
+            d = figures.decisions
+            lines.append(
+                f"{name + ' ' + label:20s}{group.threshold:10.4f}{d.recall:8.3f}"
+                f"{d.specificity:8.3f}{d.precision:8.3f}{d.npv:8.3f}{d.flagged:9.3f}"
+                f"{figures.scores.ece:8.3f}"
+            )
     lines.append(
-        f"parity Lite vs Keras: max |diff| {card['parity']['max_abs_diff']:.2e} "
-        f"over {card['parity']['rows']} rows"
+        f"parity Lite vs Keras: max |diff| {card.parity.max_abs_diff:.2e} "
+        f"over {card.parity.rows} rows"
     )
     return "\n".join(lines)

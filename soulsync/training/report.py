@@ -1,4 +1,5 @@
-"""The picture a person looks at: ROC curves and a reliability diagram of the test split."""
+"""The picture a person looks at: each group's ROC curve and reliability diagram on the test
+split, with each group's threshold."""
 
 from __future__ import annotations
 
@@ -10,52 +11,60 @@ matplotlib.use("Agg")  # files only; there is no screen on a build machine
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
-from soulsync.training.evaluate import CALIBRATION_BINS
+from soulsync.inference.card import ModelCard
+from soulsync.questionnaire import GROUPS
+from soulsync.training.evaluate import calibration_bins
 
 
 def write_report(
     path: Path,
-    curves: dict[str, tuple[np.ndarray, np.ndarray]],
-    threshold: float,
-    title: str,
+    card: ModelCard,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    groups: np.ndarray,
 ) -> None:
-    """Save a two-panel PNG: ROC per group, and predicted vs observed rate (overall)."""
+    """Save a two-panel PNG: ROC per group, and predicted against observed rate per group."""
     figure, (roc_axes, calibration_axes) = plt.subplots(1, 2, figsize=(11, 5), dpi=100)
-
-    for name, (labels, probabilities) in curves.items():
-        if 0 < labels.sum() < len(labels):
-            fpr, tpr, _ = roc_curve(labels, probabilities)
-            auc = roc_auc_score(labels, probabilities)
-            roc_axes.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f}, n={len(labels)})")
-    roc_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    calibration_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
+    roc_axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    for (code, name), color in zip(GROUPS.items(), ("tab:blue", "tab:orange"), strict=True):
+        rows = groups == code
+        y, p = labels[rows], probabilities[rows]
+        figures = card.test.by_group[name]
+        threshold = card.decision.groups[name].threshold
+        if figures.scores.roc_auc is not None:
+            fpr, tpr, _ = roc_curve(y, p)
+            roc_axes.plot(fpr, tpr, color=color, label=f"{name} (AUC {figures.scores.roc_auc:.3f})")
+            decisions = figures.decisions
+            roc_axes.plot([1 - decisions.specificity], [decisions.recall], marker="o", color=color)
+        bins = calibration_bins(y, p)
+        calibration_axes.plot(
+            [b[0] for b in bins],
+            [b[1] for b in bins],
+            marker="o",
+            color=color,
+            label=f"{name} (ECE {figures.scores.ece:.3f})",
+        )
+        for predicted, observed, count in bins:
+            calibration_axes.annotate(
+                str(count),
+                (predicted, observed),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color=color,
+            )
+        calibration_axes.axvline(
+            threshold, color=color, linestyle="--", label=f"{name} threshold {threshold:.3f}"
+        )
     roc_axes.set(
         xlabel="false positive rate",
         ylabel="true positive rate (recall)",
-        title="ROC curve, test split",
+        title="ROC curve, test split (dot: the group's threshold)",
     )
     roc_axes.legend(loc="lower right", fontsize=8)
-
-    labels, probabilities = curves["all"]
-    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, CALIBRATION_BINS - 1)
-    predicted, observed, counts = [], [], []
-    for b in range(CALIBRATION_BINS):
-        in_bin = which == b
-        if in_bin.any():
-            predicted.append(probabilities[in_bin].mean())
-            observed.append(labels[in_bin].mean())
-            counts.append(int(in_bin.sum()))
-    calibration_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
-    calibration_axes.plot(predicted, observed, marker="o", label="model")
-    for x, y, n in zip(predicted, observed, counts, strict=True):
-        calibration_axes.annotate(
-            str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7
-        )
-    calibration_axes.axvline(
-        threshold, color="red", linestyle="--", label=f"threshold {threshold:.3f}"
-    )
     calibration_axes.set(
         xlabel="mean predicted probability",
         ylabel="observed rate",
@@ -64,8 +73,7 @@ def write_report(
         ylim=(0, 1),
     )
     calibration_axes.legend(loc="upper left", fontsize=8)
-
-    figure.suptitle(title)
+    figure.suptitle(f"SoulSync depression screening model {card.version} ({card.model.candidate})")
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
     plt.close(figure)

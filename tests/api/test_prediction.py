@@ -271,3 +271,16 @@ def test_replies_are_exactly_what_their_schemas_document(client, suicidal: int) 
     assert PredictionSchema().dump(reply) == reply
     batch = post(client, "/predict/batch", {"questionnaires": [body, body]}).get_json()
     assert BatchResponseSchema().dump(batch) == batch
+
+
+def test_each_reply_applies_its_groups_threshold(client) -> None:
+    decision = client.get("/model").get_json()["decision"]["groups"]
+    items = [{**CONTRACT_EXAMPLE, "WorkOrStudent": code} for code in sorted(GROUPS)]
+    batch = post(client, "/predict/batch", {"questionnaires": items}).get_json()["results"]
+    for code, reply in zip(sorted(GROUPS), batch, strict=True):
+        assert reply == post(client, "/predict", items[code]).get_json()
+        rule = decision[GROUPS[code]]
+        assert reply["threshold"] == round(rule["threshold"], 6)
+        band_starts = [rule["threshold"], *rule["band_starts"]]
+        level = sum(reply["probability"] >= start for start in band_starts)
+        assert reply["risk_level"] == ["low", "moderate", "high", "very_high"][level]

@@ -105,7 +105,8 @@ def test_legacy_h5_with_a_simple_rnn_is_served(keras_models: dict[str, Path]) ->
     app = create_app({"TESTING": True, "MODEL_PATH": str(path)})
     screener = app.extensions[EXTENSION].screener
     assert screener.backend_name == "keras"
-    assert screener.card.threshold == 0.5 and screener.version.startswith("file-")
+    assert {rule.threshold for rule in screener.rules.values()} == {0.5}
+    assert screener.version.startswith("file-")
     reply = app.test_client().post("/predict", json=CONTRACT_EXAMPLE).get_json()
     assert reply["message"] == "Prediction successful"
     expected = float(

@@ -1,21 +1,30 @@
-"""The training pipeline end to end on a generated survey: artifacts, card, parity, reload."""
+"""The training pipeline end to end on the fixture survey: artifacts, card, rules, parity,
+reload, and a version that depends on what determines the model, not on the weights."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from soulsync.inference.backends import KerasBackend, LiteBackend
-from soulsync.inference.card import CARD_FILE, KERAS_FILE, REPORT_FILE, TFLITE_FILE, ModelCard
-from soulsync.questionnaire import KEYS
+from soulsync.inference.card import (
+    CARD_FILE,
+    KERAS_FILE,
+    REPORT_FILE,
+    TFLITE_FILE,
+    RiskLevel,
+    ServingCard,
+    card_document,
+)
+from soulsync.questionnaire import GROUPS, KEYS
 from soulsync.training.data import load_dataset
 
 pytest.importorskip("tensorflow", reason="training needs the 'train' extra")
-
-METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "brier", "ece")
+pytestmark = pytest.mark.slow  # every test here needs a model trained on the fixture survey
 
 
 def test_artifacts_are_written(trained) -> None:
@@ -25,22 +34,66 @@ def test_artifacts_are_written(trained) -> None:
     assert (out / REPORT_FILE).read_bytes().startswith(b"\x89PNG")
 
 
-def test_card_is_complete(trained) -> None:
+def test_card_file_is_the_card(trained) -> None:
     out, card = trained
-    assert json.loads((out / CARD_FILE).read_text()) == json.loads(json.dumps(card))
-    assert [f["key"] for f in card["features"]] == list(KEYS)
-    assert 0 < card["threshold"]["value"] < 1 and card["threshold"]["rule"]
-    for name in METRICS:
-        assert set(card["cross_validation"][name]) == {"mean", "std"}, name
-        assert name in card["test"], name
-    assert set(card["test"]["confusion_matrix"]) == {"tn", "fp", "fn", "tp"}
-    assert set(card["test"]["by_group"]) == {"students", "professionals"}
-    assert set(card["selection"]["candidates"]) == {"linear", "network"}
-    assert card["selection"]["chosen"] == card["model"]["candidate"]
-    assert len(card["data"]["sources"][0]["sha256"]) == 64
-    assert sum(s["rows"] for s in card["data"]["splits"].values()) == card["data"]["rows"]
-    assert "not a diagnosis" in card["intended_use"]
-    assert {"tensorflow", "numpy", "python"} <= set(card["libraries"])
+    written = json.loads((out / CARD_FILE).read_text())
+    assert written == json.loads(json.dumps(card_document(card)))
+    assert [f.key for f in card.features] == list(KEYS)
+    assert {c.name for c in card.selection.candidates} == {
+        "linear",
+        "group_scale",
+        "interactions",
+        "network",
+    }
+    assert card.selection.chosen == card.model.candidate
+    assert set(card.test.by_group) == set(card.cross_validation.out_of_fold.by_group)
+    assert set(card.test.by_group) == set(GROUPS.values())
+    assert len(card.data.sources[0].sha256) == 64
+    assert sum(s.rows for s in card.data.splits.values()) == card.data.rows
+    assert "not a diagnosis" in card.intended_use
+    assert {"tensorflow", "numpy"} <= set(card.provenance.libraries)
+
+
+def test_each_group_has_a_rule_meeting_the_target_recall(trained) -> None:
+    _, card = trained
+    for name, group in card.decision.groups.items():
+        low, high = group.threshold_interval
+        assert 0 < group.threshold < group.band_starts[0] <= group.band_starts[1] < 1, name
+        assert low <= group.threshold <= high, name
+        assert group.at_threshold.recall >= card.decision.target_recall, name
+        figures = card.cross_validation.out_of_fold.by_group[name].decisions
+        assert figures == group.at_threshold, name
+
+
+def test_bands_are_ordered_reachable_and_add_up(trained) -> None:
+    _, card = trained
+    for name, group in card.decision.groups.items():
+        assert [band.level for band in group.bands] == [level.value for level in RiskLevel]
+        starts = [band.starts_at for band in group.bands]
+        assert starts == [0.0, group.threshold, *group.band_starts], name
+        assert all(band.answer_space_share > 0 for band in group.bands), name
+        assert sum(band.answer_space_share for band in group.bands) == pytest.approx(1.0)
+        rows = card.cross_validation.out_of_fold.by_group[name].rows
+        assert sum(band.rows for band in group.bands) == rows, name
+
+
+def test_limitations_are_computed_from_the_data(trained) -> None:
+    _, card = trained
+    text = " ".join(card.limitations)
+    assert f"Trained on {card.data.rows:,} rows" in text
+    assert "2,556" not in text
+
+
+def test_reference_describes_each_group(trained) -> None:
+    _, card = trained
+    rows = sum(reference.rows for reference in card.reference.groups.values())
+    assert rows == card.data.splits["development"].rows
+    for name, reference in card.reference.groups.items():
+        for key, shares in reference.answers.items():
+            assert sum(shares) == pytest.approx(1.0), (name, key)
+        assert len(reference.scores) == len(card.reference.score_edges) + 1
+        assert sum(reference.scores) == pytest.approx(1.0)
+        assert 0 <= reference.flagged <= 1
 
 
 def test_lite_and_keras_agree_on_every_row(trained, survey_dir: Path) -> None:
@@ -49,8 +102,8 @@ def test_lite_and_keras_agree_on_every_row(trained, survey_dir: Path) -> None:
     lite = LiteBackend(out / TFLITE_FILE).predict(answers)
     keras_ = KerasBackend(out / KERAS_FILE).predict(answers)
     assert np.max(np.abs(lite - keras_)) <= 1e-5
-    assert card["parity"]["rows"] == len(answers)
-    assert card["parity"]["max_abs_diff"] <= 1e-5
+    assert card.parity.rows == len(answers)
+    assert card.parity.max_abs_diff <= 1e-5
 
 
 def test_reload_gives_identical_predictions(trained, survey_dir: Path) -> None:
@@ -62,18 +115,31 @@ def test_reload_gives_identical_predictions(trained, survey_dir: Path) -> None:
     assert ((first > 0) & (first < 1)).all()
 
 
-def test_card_feeds_the_predictor(trained) -> None:
+def test_card_feeds_the_service(trained) -> None:
     out, card = trained
-    loaded = ModelCard.for_model(out / TFLITE_FILE)
-    assert loaded.version == card["version"]
-    assert loaded.threshold == card["threshold"]["value"]
+    served = ServingCard.read(out / TFLITE_FILE)
+    assert served.version == card.version
+    assert {name: rule.threshold for name, rule in served.rules.items()} == {
+        name: group.threshold for name, group in card.decision.groups.items()
+    }
+    assert served.references == {f.key: f.reference for f in card.features}
 
 
-@pytest.mark.slow
-def test_same_data_and_seed_give_the_same_model(trained, survey_dir: Path, tmp_path: Path) -> None:
+def test_version_is_derived_from_the_provenance_not_the_weights(trained) -> None:
+    from soulsync.training.export import model_version
+
+    _, card = trained
+    assert model_version(card.provenance) == card.version
+    changed = replace(card.provenance, data_sha256=["0" * 64, *card.provenance.data_sha256[1:]])
+    assert model_version(changed) != card.version
+    assert len(card.weights_sha256) == 64
+
+
+def test_same_data_and_code_give_the_same_model(trained, survey_dir: Path, tmp_path) -> None:
     from soulsync.training.pipeline import run
 
     _, card = trained
-    again = run(survey_dir, tmp_path, epochs=3, progress=lambda line: None)
-    assert again["version"] == card["version"]
-    assert again["cross_validation"]["roc_auc"] == card["cross_validation"]["roc_auc"]
+    again = run(survey_dir, tmp_path, epochs=30, progress=lambda line: None)
+    assert again.version == card.version
+    assert again.weights_sha256 == card.weights_sha256
+    assert again.cross_validation == card.cross_validation

@@ -1,0 +1,43 @@
+"""The monitoring reference saved in the card: how each group answered and was scored in the
+data the shipped model was fit on, for the drift checks of `GET /monitoring` and
+`soulsync monitor`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from soulsync.inference.card import DecisionRule, GroupReference, Reference
+from soulsync.inference.monitoring import score_bins
+from soulsync.questionnaire import GROUPS, QUESTIONS
+from soulsync.training.evaluate import flag
+
+#: Inner edges of the score bins: finer at both ends, where most scores of each group lie.
+SCORE_EDGES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+SOURCE = "the development part of the survey (the rows the shipped model was fit on), scored by "
+SOURCE += "the shipped model"
+
+
+def build_reference(
+    answers: np.ndarray,
+    groups: np.ndarray,
+    probabilities: np.ndarray,
+    rules: Mapping[str, DecisionRule],
+) -> Reference:
+    flagged = flag(probabilities, groups, rules)
+    bins = score_bins(SCORE_EDGES, probabilities)
+    by_group = {}
+    for code, name in GROUPS.items():
+        rows = groups == code
+        count = int(rows.sum())
+        by_group[name] = GroupReference(
+            rows=count,
+            answers={
+                q.key: [float((answers[rows, i] == c).mean()) for c in q.codes]
+                for i, q in enumerate(QUESTIONS)
+            },
+            scores=(np.bincount(bins[rows], minlength=len(SCORE_EDGES) + 1) / count).tolist(),
+            flagged=float(flagged[rows].mean()),
+        )
+    return Reference(source=SOURCE, score_edges=list(SCORE_EDGES), groups=by_group)
