@@ -25,7 +25,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError for a setting that cannot be read and ModelLoadError for a model that
     cannot be served: the service never starts half-ready.
     """
-    app = Flask(__name__)
+    app = api.ServiceFlask(__name__)
     app.config.from_mapping(config.from_environment())
     if settings:
         app.config.from_mapping(settings)

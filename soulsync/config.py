@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,41 @@ class ConfigError(ValueError):
 
 def _csv(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+_ORIGIN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:[0-9]{1,5})?", re.ASCII)
+
+
+def cors_origins(origins: list[str]) -> list[str | re.Pattern[str]]:
+    """What CORS allows, as flask-cors takes it: `*` (any origin), exact origins
+    (`https://app.example`), and subdomain wildcards (`https://*.example.com` allows
+    `https://a.example.com` and `https://a.b.example.com`, and nothing else), as anchored
+    patterns. Raises ValueError for anything else."""
+    allowed: list[str | re.Pattern[str]] = []
+    for origin in origins:
+        if origin == "*":
+            allowed.append(origin)
+            continue
+        parts = _ORIGIN.fullmatch(origin.lower())
+        if parts is None:
+            raise ValueError(
+                f"{origin!r} is not an origin: use *, scheme://host[:port] or "
+                "scheme://*.domain[:port]"
+            )
+        scheme, wildcard, host, port = parts.groups()
+        if wildcard:
+            subdomains = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\."
+            pattern = rf"{scheme}://{subdomains}{re.escape(host)}{re.escape(port or '')}\Z"
+            allowed.append(re.compile(pattern, re.IGNORECASE | re.ASCII))
+        else:
+            allowed.append(origin.lower())
+    return allowed
+
+
+def _origins(text: str) -> list[str]:
+    origins = _csv(text)
+    cors_origins(origins)  # refuses what is not an origin, at start-up
+    return origins
 
 
 def _positive_int(text: str) -> int:
@@ -82,8 +118,9 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service(
         "CORS_ORIGINS",
         ["*"],
-        _csv,
-        "Comma-separated origins allowed by CORS; * (the default) allows any, as before.",
+        _origins,
+        "Comma-separated origins allowed by CORS: * (the default, as before) allows any; "
+        "https://app.example allows that origin; https://*.example.com allows its subdomains.",
     ),
     _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
     _service(

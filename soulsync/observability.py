@@ -19,6 +19,9 @@ from flask import Flask, Response, current_app, g, request
 from soulsync.logs import configure_logging
 from soulsync.metrics import LATENCY, REQUESTS
 
+#: The methods that name themselves in metrics; any other a client invents counts as "other",
+#: so that clients cannot make new series without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: Probes and scrapes that succeed are counted but not logged: they would drown the log.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -79,6 +82,8 @@ def init_app(app: Flask) -> None:
         response.headers.add(REQUEST_ID_HEADER, identifier)
         rule = current.url_rule.rule if current.url_rule else "unmatched"
         method, status = current.method, response.status_code
+        if method not in KNOWN_METHODS:
+            method = "other"
         REQUESTS.labels(rule, method, str(status)).inc()
         LATENCY.labels(rule).observe(seconds)
         if rule in QUIET_PATHS and status < 400:

@@ -73,10 +73,16 @@ class Question:
         raise KeyError(f"{self.key} has no code {code}")
 
     def code_for_label(self, label: str) -> int | None:
-        """The code whose label (in any language, case-insensitive) is `label`, or None."""
-        wanted = label.strip().casefold()
+        """The code whose label (English or Indonesian, any case, spaces around) is `label`.
+
+        Labels are ASCII, so only ASCII text can match: no Unicode case folding or look-alike
+        letter (a long s in "student", a Kelvin sign for K) turns into a label.
+        """
+        if not label.isascii():
+            return None
+        wanted = label.strip(" \t\r\n").lower()
         for option in self.options:
-            if wanted in (option.en.casefold(), option.id.casefold()):
+            if wanted in (option.en.lower(), option.id.lower()):
                 return option.code
         return None
 

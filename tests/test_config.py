@@ -30,12 +30,12 @@ def test_environment_overrides_defaults() -> None:
     values = from_environment(
         {
             "SOULSYNC_BATCH_LIMIT": "5",
-            "SOULSYNC_CORS_ORIGINS": "a, b",
+            "SOULSYNC_CORS_ORIGINS": "https://a.example, https://*.b.example",
             "SOULSYNC_SUPPORT_CONTACTS": '[{"name": "x", "phone": "1"}]',
         }
     )
     assert values["BATCH_LIMIT"] == 5
-    assert values["CORS_ORIGINS"] == ["a", "b"]
+    assert values["CORS_ORIGINS"] == ["https://a.example", "https://*.b.example"]
     assert values["SUPPORT_CONTACTS"] == [{"name": "x", "phone": "1"}]
 
 

@@ -6,11 +6,27 @@ TensorFlow.
 
 from __future__ import annotations
 
-from flask import Flask
+from urllib.parse import urlsplit
+
+from flask import Flask, Request
+from werkzeug.routing import RequestRedirect
 
 from soulsync.api import docs, errors, headers, health, meta, prediction
 from soulsync.api.state import EXTENSION, ApiState
 from soulsync.inference.screening import NOTICE, Screener
+
+
+class ServiceFlask(Flask):
+    """Flask, whose redirects (`/prediction` to `/prediction/`) name a path, never the Host
+    header a client sent."""
+
+    def raise_routing_exception(self, request: Request) -> None:
+        error = request.routing_exception
+        if isinstance(error, RequestRedirect):
+            target = urlsplit(error.new_url)
+            location = target.path + (f"?{target.query}" if target.query else "")
+            raise RequestRedirect(location)
+        super().raise_routing_exception(request)
 
 
 def init_app(app: Flask, screener: Screener) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response
 from flask_cors import CORS
 
+from soulsync.config import cors_origins
+
 #: The documentation pages load everything from this origin and nothing from any other.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -27,5 +29,5 @@ def security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    CORS(app, origins=app.config["CORS_ORIGINS"])
+    CORS(app, origins=cors_origins(app.config["CORS_ORIGINS"]))
     app.after_request(security_headers)

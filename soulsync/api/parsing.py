@@ -1,14 +1,17 @@
-"""Reading JSON bodies strictly, so that nothing a client sends can become a 500 and no body
-can mean two things."""
+"""Reading JSON bodies strictly, so that nothing a client sends can become a 500, no body can
+mean two things, and no number means what it only happens to convert to."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, NoReturn
 
 from flask import Request
 from flask_smorest import abort
+from marshmallow import Schema
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
 
 
 class _Rejected(ValueError):
@@ -30,38 +33,48 @@ def _no_constants(name: str) -> NoReturn:
 
 
 def parse_strict_json(data: bytes) -> Any:
-    """Standard JSON only: no NaN or Infinity, no repeated keys."""
+    """Standard JSON only: no NaN or Infinity, no repeated keys. A number with a fraction or an
+    exponent is read exactly (a Decimal), so 1e-400 is not taken for 0 nor 2.0000000000000001
+    for 2."""
     return json.loads(
         data.decode("utf-8"),
         object_pairs_hook=_no_duplicate_keys,
         parse_constant=_no_constants,
+        parse_float=Decimal,
     )
 
 
-class JsonBodyParser(FlaskParser):
-    """webargs' parser, with clear 400s for an empty, malformed, ambiguous or absurdly nested
-    body."""
-
-    def _raw_load_json(self, req: Request) -> Any:
-        data = req.get_data(cache=True)
-        if not data.strip():
-            abort(400, message="The request body is empty: send a JSON object.")
-        try:
-            return parse_strict_json(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise  # webargs turns these into _handle_invalid_json_error
-        except _Rejected as error:
-            abort(400, message=str(error))
-        except RecursionError:
-            abort(400, message="The JSON body is nested too deeply.")
-        except ValueError:  # e.g. an integer of more digits than Python will convert
-            abort(400, message="The JSON body holds a value that cannot be read.")
-
-    def _handle_invalid_json_error(
-        self,
-        error: json.JSONDecodeError | UnicodeDecodeError,
-        req: Request,
-        *args: Any,
-        **kwargs: Any,
-    ) -> NoReturn:
+def read_json_body(request: Request) -> Any:
+    """The request's JSON body, or a clear 4xx: 400 for a body that cannot be read or is not
+    strict JSON, 413 for one over the size limit (with or without Content-Length)."""
+    try:
+        data = request.get_data(cache=True)
+    except HTTPException:
+        raise  # the size limit's 413
+    except Exception:  # the server's framing errors (a malformed chunked body, say)
+        abort(400, message="The request body could not be read.")
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
+        # as a body announced with Content-Length would be.
+        abort(413, message=f"The request body is larger than {limit} bytes.")
+    if not data.strip():
+        abort(400, message="The request body is empty: send a JSON object.")
+    try:
+        return parse_strict_json(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         abort(400, message=f"The request body is not valid JSON ({error.__class__.__name__}).")
+    except _Rejected as error:
+        abort(400, message=str(error))
+    except RecursionError:
+        abort(400, message="The JSON body is nested too deeply.")
+    except ValueError:  # e.g. an integer of more digits than Python will convert
+        abort(400, message="The JSON body holds a value that cannot be read.")
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs' parser, reading JSON bodies with read_json_body (through `load_json`, its public
+    hook for a location's loader)."""
+
+    def load_json(self, req: Request, schema: Schema) -> Any:
+        return read_json_body(req)

@@ -8,7 +8,8 @@ its codes and labels in the field's documentation.
 from __future__ import annotations
 
 import json
-import math
+import re
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -119,7 +120,9 @@ class Answer(fields.Field):
         )
 
     def _invalid(self, value: Any) -> ValidationError:
-        if isinstance(value, str | int | float | bool):
+        if isinstance(value, Decimal):
+            shown = str(value)[:40]
+        elif isinstance(value, str | int | float | bool):
             shown = json.dumps(value)
             shown = shown if len(shown) <= 40 else shown[:40] + "..."
         else:
@@ -128,19 +131,26 @@ class Answer(fields.Field):
         return ValidationError(f"Invalid value {shown}: expected {allowed}.")
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        """What the docs promise and nothing that only happens to convert: a JSON integer, an
+        integral JSON number (2.0, read exactly), a plain ASCII digit string ("2", "2.0"),
+        or, for a categorical question, an option's label."""
         code: int | None = None
+        question = self.question
         if isinstance(value, bool):
             raise self._invalid(value)  # JSON true/false are not codes, even though bool is int
         if isinstance(value, int):
             code = value
-        elif isinstance(value, float):
-            if math.isfinite(value) and value.is_integer():
+        elif isinstance(value, Decimal | float):
+            # Range first: converting 1e999999999 to an int would take the worker's memory.
+            if question.min_code <= value <= question.max_code and value == int(value):
                 code = int(value)
         elif isinstance(value, str):
-            code = _integral(value)
-            if code is None and self.question.kind is Kind.CATEGORICAL:
-                code = self.question.code_for_label(value)
-        if code is None or code not in self.question.codes:
+            digits = _INTEGRAL_TEXT.fullmatch(value)
+            if digits:
+                code = int(digits[1])
+            elif question.kind is Kind.CATEGORICAL:
+                code = question.code_for_label(value)
+        if code is None or code not in question.codes:
             raise self._invalid(value)
         return code
 
@@ -148,12 +158,8 @@ class Answer(fields.Field):
         return value
 
 
-def _integral(text: str) -> int | None:
-    try:
-        number = float(text.strip())
-    except ValueError:
-        return None
-    return int(number) if math.isfinite(number) and number.is_integer() else None
+#: An integral number written as text: ASCII digits, an optional ".0", ASCII spaces around.
+_INTEGRAL_TEXT = re.compile(r"[ \t\r\n]*([0-9]{1,6})(?:\.0*)?[ \t\r\n]*", re.ASCII)
 
 
 QuestionnaireSchema = BaseSchema.from_dict(
@@ -240,21 +246,41 @@ class PredictionSchema(Schema):
     notice = fields.String(required=True, metadata={"example": NOTICE})
 
 
-def _batch_limit(items: list) -> None:
-    limit = current_app.config["BATCH_LIMIT"]
-    if not 1 <= len(items) <= limit:
-        raise ValidationError(f"Send between 1 and {limit} questionnaires; got {len(items)}.")
+#: How many bad questionnaires of a batch a 422 names; the rest are counted, not listed.
+REPORTED_BAD_ITEMS = 10
+
+
+class QuestionnaireList(fields.List):
+    """A batch's questionnaires. The batch limit is checked before any item is read, and a 422
+    names at most REPORTED_BAD_ITEMS bad ones, so that a small body buys neither much work nor
+    a large reply."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
+        if isinstance(value, list):
+            limit = current_app.config["BATCH_LIMIT"]
+            if not 1 <= len(value) <= limit:
+                raise ValidationError(
+                    f"Send between 1 and {limit} questionnaires; got {len(value)}."
+                )
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError as error:
+            bad = error.messages
+            if not isinstance(bad, dict) or len(bad) <= REPORTED_BAD_ITEMS:
+                raise
+            named = {str(index): errors for index, errors in list(bad.items())[:REPORTED_BAD_ITEMS]}
+            named["more"] = [f"{len(bad) - REPORTED_BAD_ITEMS} more questionnaires are invalid."]
+            raise ValidationError(named) from None
 
 
 class BatchRequestSchema(BaseSchema):
-    questionnaires = fields.List(
+    questionnaires = QuestionnaireList(
         fields.Nested(QuestionnaireSchema),
         required=True,
-        validate=_batch_limit,
         metadata={
             "description": f"From 1 to the batch limit ({DEFAULTS['BATCH_LIMIT']:,} unless "
             "SOULSYNC_BATCH_LIMIT says otherwise) questionnaires. A bad one is reported under "
-            "its index.",
+            f"its index (the first {REPORTED_BAD_ITEMS}; then `more` counts the rest).",
             "minItems": 1,
             "maxItems": DEFAULTS["BATCH_LIMIT"],
         },

@@ -72,6 +72,31 @@ CORPUS: list[tuple[str, bytes | str, str, int]] = [
     ),
     ("object-answer", VALID.replace('"Gender": 1', '"Gender": {"$gt": 0}'), JSON, 422),
     ("boolean-answers", VALID.replace(": 1", ": true").replace(": 0", ": false"), JSON, 422),
+    # Numbers and labels that only happen to convert (Python's float(), int(), casefold()):
+    ("underflow-to-zero", VALID.replace('"SuicidalTh": 0', '"SuicidalTh": 1e-400'), JSON, 422),
+    ("underflow-string", VALID.replace('"SuicidalTh": 0', '"SuicidalTh": "1e-400"'), JSON, 422),
+    ("near-integer", VALID.replace('"Pressure": 4', '"Pressure": 4.0000000000000001'), JSON, 422),
+    ("huge-exponent", VALID.replace('"Pressure": 4', '"Pressure": 1e999999999'), JSON, 422),
+    ("arabic-digit", VALID.replace('"Pressure": 4', '"Pressure": "\u0664"'), JSON, 422),
+    ("full-width-digit", VALID.replace('"Pressure": 4', '"Pressure": "\uff14"'), JSON, 422),
+    ("math-bold-digit", VALID.replace('"Pressure": 4', '"Pressure": "\U0001d7d2"'), JSON, 422),
+    ("underscore-digits", VALID.replace('"WSHours": 8', '"WSHours": "1_2"'), JSON, 422),
+    (
+        "long-s-label",
+        VALID.replace('"WorkOrStudent": 0', '"WorkOrStudent": "\u017ftudent"'),
+        JSON,
+        422,
+    ),
+    (
+        "kelvin-label",
+        VALID.replace('"SleepDr": 2', '"SleepDr": "\u212aurang dari 5 jam"'),
+        JSON,
+        422,
+    ),
+    ("integral-float", VALID.replace('"Pressure": 4', '"Pressure": 4.0'), JSON, 200),
+    ("integral-exponent", VALID.replace('"Pressure": 4', '"Pressure": 0.4e1'), JSON, 200),
+    ("digit-string", VALID.replace('"Pressure": 4', '"Pressure": " 4.0 "'), JSON, 200),
+    ("ascii-label", VALID.replace('"SleepDr": 2', '"SleepDr": "KURANG DARI 5 JAM"'), JSON, 200),
 ]
 
 

@@ -1,0 +1,92 @@
+"""Limits checked before work, and nothing a client sends can grow the replies, the metrics or
+the logs without bound (the hostile-clients review)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from soulsync.app import create_app
+from soulsync.questionnaire import CONTRACT_EXAMPLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def post_batch(client, items) -> object:
+    body = json.dumps({"questionnaires": items}, separators=(",", ":"))
+    return client.post("/predict/batch", data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize("count", [10_000, 600_000])
+def test_an_oversized_batch_is_refused_before_any_item_is_read(client, count: int) -> None:
+    response = post_batch(client, [{}] * count)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {
+        "questionnaires": [f"Send between 1 and 1000 questionnaires; got {count}."]
+    }
+    assert len(response.data) < 1000
+
+
+def test_a_batch_of_bad_questionnaires_gets_a_short_reply(client) -> None:
+    response = post_batch(client, [{"Pressure": 9}] * 1000)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]["questionnaires"]
+    assert list(errors) == [str(i) for i in range(10)] + ["more"]
+    assert errors["more"] == ["990 more questionnaires are invalid."]
+    assert len(response.data) < 100_000
+
+
+def test_invented_methods_make_no_new_metric_series() -> None:
+    client = create_app({"TESTING": True, "API_KEYS": ["k" * 20]}).test_client()
+    for i in range(50):
+        assert client.open("/predict", method=f"X{i}YZ").status_code == 401
+    metrics = client.get("/metrics", headers={"X-API-Key": "k" * 20}).get_data(as_text=True)
+    assert "X1YZ" not in metrics
+    assert 'method="other",status="401"} 50.0' in metrics
+
+
+def test_a_redirect_names_a_path_not_the_clients_host(client) -> None:
+    response = client.post(
+        "/prediction?x=1", json=CONTRACT_EXAMPLE, headers={"Host": "evil.example"}
+    )
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/prediction/?x=1"
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://app.example.com", True),
+        ("https://a.b.example.com", True),
+        ("https://example.com", False),
+        ("https://xexample.com.evil.net", False),
+        ("https://app.example.com.evil.net", False),
+        ("http://app.example.com", False),
+        ("https://ok.example", True),
+        ("https://ok.example.evil", False),
+    ],
+)
+def test_a_cors_wildcard_means_subdomains(origin: str, allowed: bool) -> None:
+    app = create_app(
+        {"TESTING": True, "CORS_ORIGINS": ["https://*.example.com", "https://ok.example"]}
+    )
+    response = app.test_client().get("/", headers={"Origin": origin})
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+
+
+def test_an_invalid_cors_origin_stops_start_up_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"SOULSYNC_CORS_ORIGINS": "https://[app", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("soulsync: SOULSYNC_CORS_ORIGINS: 'https://[app' is not an origin")
