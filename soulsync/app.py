@@ -14,6 +14,7 @@ from flask import Flask
 
 from soulsync import api, config, metrics, observability, security
 from soulsync.inference.card import DEFAULT_MODEL_PATH
+from soulsync.inference.monitoring import SCORE_EDGES, CountLayout
 from soulsync.inference.screening import Screener
 
 logger = logging.getLogger("soulsync")
@@ -31,8 +32,19 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(settings)
     observability.init_app(app)
     security.init_app(app)
-    api.init_app(app, load_screener(app))
+    screener = load_screener(app)
+    api.init_app(app, screener, count_screenings(screener))
     return app
+
+
+def count_screenings(screener: Screener) -> metrics.LiveCounts:
+    """Count what the screener sees (answers, scores, results per group) for /metrics and
+    /monitoring: aggregates only."""
+    reference = screener.card.reference
+    edges = reference.score_edges if reference is not None else SCORE_EDGES
+    live = metrics.LiveCounts(CountLayout(edges), screener.version)
+    screener.observer = live.add
+    return live
 
 
 def load_screener(app: Flask) -> Screener:

@@ -1,5 +1,6 @@
 """The `soulsync` command: `train` the model and `check-model` (both need the train extra),
-write the `openapi` document, print the `settings` as .env.example or as the docs' page."""
+`monitor` drift from exports (the monitor extra), write the `openapi` document, print the
+`settings` as .env.example or as the docs' page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from soulsync import api, config
 from soulsync.app import create_app
-from soulsync.inference.card import SHIPPED_MODEL_DIR
+from soulsync.inference.card import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -45,6 +46,28 @@ def _check_model(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"error: the shipped model is not what training makes of the data: {problem}")
     return 1 if problems else 0
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the report needs matplotlib and scikit-learn (the optional
+    # `monitor` extra, which the service never loads).
+    from soulsync.monitor import MonitorError, monitor
+    from soulsync.monitor.exports import ExportError
+    from soulsync.monitor.report import write_report
+
+    try:
+        found = monitor(args.exports, args.model)
+    except (ExportError, MonitorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    written = write_report(found, args.out)
+    summary = found.summary()
+    print(f"{summary['rows']} questionnaires, model {summary['model_version']}: {found.status}")
+    for group, drift in summary["groups"].items():
+        moved = [f"{f['name']} {f['psi']:.3f}" for f in drift["figures"] if f["status"] == "shift"]
+        print(f"  {group}: {drift['status']}" + (f" ({', '.join(moved)})" if moved else ""))
+    print(f"report: {written[-1]}; summary: {written[0]}")
+    return 1 if found.status == "shift" else 0
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -101,6 +124,30 @@ def parser() -> argparse.ArgumentParser:
         help="the model folder to compare with (default: the shipped one, %(default)s)",
     )
     check.set_defaults(handler=_check_model)
+
+    watch = commands.add_parser(
+        "monitor",
+        help="drift report from exports of answers",
+        description="Score exports of answers (CSV or JSON lines: the ten wire keys, as codes "
+        "or labels; optionally Depression and timestamp) with the shipped model and compare "
+        "them with the data it learned from. Writes index.html, its charts and summary.json. "
+        "Exit status: 0, or 1 when any figure reads `shift`, 2 for an export that cannot be "
+        "read.",
+    )
+    watch.add_argument("exports", type=Path, nargs="+", help="CSV or .jsonl files")
+    watch.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL_PATH,
+        help="the model file (default: the shipped one, %(default)s)",
+    )
+    watch.add_argument(
+        "--out",
+        type=Path,
+        default=Path("monitoring-report"),
+        help="folder for the report (default: %(default)s)",
+    )
+    watch.set_defaults(handler=_monitor)
 
     openapi = commands.add_parser(
         "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."

@@ -9,7 +9,9 @@ business.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Literal
@@ -55,13 +57,21 @@ class Question:
     def codes(self) -> tuple[int, ...]:
         return tuple(option.code for option in self.options)
 
-    @property
+    @cached_property
     def min_code(self) -> int:
         return min(self.codes)
 
-    @property
+    @cached_property
     def max_code(self) -> int:
         return max(self.codes)
+
+    @cached_property
+    def _labels(self) -> dict[str, int]:
+        return {
+            label.lower(): option.code
+            for option in self.options
+            for label in (option.en, option.id)
+        }
 
     def text(self, lang: Language = "en") -> str:
         return self.text_en if lang == "en" else self.text_id
@@ -80,11 +90,32 @@ class Question:
         """
         if not label.isascii():
             return None
-        wanted = label.strip(" \t\r\n").lower()
-        for option in self.options:
-            if wanted in (option.en.lower(), option.id.lower()):
-                return option.code
-        return None
+        return self._labels.get(label.strip(" \t\r\n").lower())
+
+    def read(self, value: object) -> int | None:
+        """The code an answer stands for, or None if it is not an allowed answer.
+
+        What is promised and nothing that only happens to convert: an integer (not a boolean);
+        an integral number (2.0; a Decimal, as strict JSON reading gives, is exact); ASCII
+        digits written as text ("2", " 2.0 "); or, for a categorical question, an option's
+        label.
+        """
+        code: int | None = None
+        if isinstance(value, bool):
+            return None  # true/false are not codes, even though bool is an int
+        if isinstance(value, int):
+            code = value
+        elif isinstance(value, Decimal | float):
+            # Range first: turning 1e999999999 into an int would take all the memory.
+            if self.min_code <= value <= self.max_code and value == int(value):
+                code = int(value)
+        elif isinstance(value, str):
+            digits = _INTEGRAL_TEXT.fullmatch(value)
+            if digits:
+                code = int(digits[1])
+            elif self.kind is Kind.CATEGORICAL:
+                code = self.code_for_label(value)
+        return code if code is not None and self.min_code <= code <= self.max_code else None
 
     def describe_allowed(self) -> str:
         """A one-line, human-readable list of what this question accepts."""
@@ -92,6 +123,10 @@ class Question:
             return f"an integer from {self.min_code} to {self.max_code}"
         listed = ", ".join(f"{o.code} ({o.en})" for o in self.options)
         return f"one of the codes {listed}, or one of those labels"
+
+
+#: An integral number written as text: ASCII digits, an optional ".0", ASCII spaces around.
+_INTEGRAL_TEXT = re.compile(r"[ \t\r\n]*([0-9]{1,6})(?:\.0*)?[ \t\r\n]*", re.ASCII)
 
 
 def _scale(low: int, high: int) -> tuple[Option, ...]:

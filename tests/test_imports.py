@@ -16,13 +16,17 @@ MODULES = sorted(
     ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
     for path in (ROOT / "soulsync").rglob("*.py")
 )
-#: Function-level imports allowed, each of TensorFlow's optional stack (the `train` extra),
-#: with its reason written beside it: (file, function, module imported).
+#: Function-level imports allowed, each of an optional extra's stack (TensorFlow for `train`,
+#: matplotlib and scikit-learn for `monitor`), with its reason written beside it:
+#: (file, function, module imported).
 LAZY_IMPORTS = {
     ("soulsync/cli.py", "_train", "soulsync.training.data"),
     ("soulsync/cli.py", "_train", "soulsync.training.pipeline"),
     ("soulsync/cli.py", "_check_model", "soulsync.training.check"),
     ("soulsync/cli.py", "_check_model", "soulsync.training.data"),
+    ("soulsync/cli.py", "_monitor", "soulsync.monitor"),
+    ("soulsync/cli.py", "_monitor", "soulsync.monitor.exports"),
+    ("soulsync/cli.py", "_monitor", "soulsync.monitor.report"),
     ("soulsync/inference/backends.py", "__init__", "keras"),
 }
 

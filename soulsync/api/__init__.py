@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 from flask import Flask, Request
 from werkzeug.routing import RequestRedirect
 
-from soulsync.api import docs, errors, headers, health, meta, prediction
+from soulsync.api import docs, errors, headers, health, meta, monitoring, prediction
 from soulsync.api.state import EXTENSION, ApiState
 from soulsync.inference.screening import NOTICE, Screener
+from soulsync.metrics import LiveCounts
 
 
 class ServiceFlask(Flask):
@@ -29,16 +30,17 @@ class ServiceFlask(Flask):
         super().raise_routing_exception(request)
 
 
-def init_app(app: Flask, screener: Screener) -> None:
+def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
     """The documented API (flask-smorest), the docs pages, CORS and response headers."""
     docs.configure(app)
     api = errors.ServiceApi(app)
-    for module in (meta, prediction, health):
+    for module in (meta, prediction, monitoring, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.extensions[EXTENSION] = ApiState(
         api=api,
         screener=screener,
+        live=live,
         support={
             "message": app.config["SUPPORT_MESSAGE"],
             "contacts": app.config["SUPPORT_CONTACTS"],

@@ -58,4 +58,4 @@ class MetricsView(MethodView):
         Requests by endpoint and status, latency histograms, predictions by result, the model
         served and its load time; summed over all gunicorn workers.
         """
-        return Response(metrics.exposition(), mimetype=metrics.CONTENT_TYPE)
+        return Response(metrics.exposition(state().live), mimetype=metrics.CONTENT_TYPE)

@@ -23,7 +23,6 @@ from soulsync.api.schemas import (
 )
 from soulsync.api.state import state
 from soulsync.inference.screening import NOTICE, Screening
-from soulsync.metrics import PREDICTIONS
 from soulsync.observability import log_fields
 from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, PREDICTION_MESSAGE
 
@@ -78,18 +77,15 @@ def reply_for(screening: Screening, version: str, support: dict[str, Any]) -> di
 
 
 def screen(questionnaires: Sequence[dict[str, int]]) -> tuple[list[dict[str, Any]], str]:
-    """Screen, count the results in the metrics and the access line (never the answers), and
-    build the replies."""
+    """Screen (the screener counts what it sees for the metrics), put the results in the
+    access line (never the answers), and build the replies."""
     current = state()
     version = current.screener.version
     screenings = current.screener.screen(questionnaires)
-    results = Counter(screening.result for screening in screenings)
-    for result, count in results.items():
-        PREDICTIONS.labels(result).inc(count)
     if len(screenings) == 1:
         log_fields(model_version=version, result=screenings[0].result)
     else:
-        log_fields(model_version=version, results=dict(results))
+        log_fields(model_version=version, results=dict(Counter(s.result for s in screenings)))
     return [reply_for(s, version, current.support) for s in screenings], version
 
 

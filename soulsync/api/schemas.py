@@ -8,7 +8,6 @@ its codes and labels in the field's documentation.
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from soulsync.config import DEFAULTS
 from soulsync.inference.card import RISK_LEVEL_RULE, RiskLevel
+from soulsync.inference.monitoring import SCOPE_INSTANCE, Status
 from soulsync.inference.screening import NOTICE
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
@@ -131,35 +131,13 @@ class Answer(fields.Field):
         return ValidationError(f"Invalid value {shown}: expected {allowed}.")
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        """What the docs promise and nothing that only happens to convert: a JSON integer, an
-        integral JSON number (2.0, read exactly), a plain ASCII digit string ("2", "2.0"),
-        or, for a categorical question, an option's label."""
-        code: int | None = None
-        question = self.question
-        if isinstance(value, bool):
-            raise self._invalid(value)  # JSON true/false are not codes, even though bool is int
-        if isinstance(value, int):
-            code = value
-        elif isinstance(value, Decimal | float):
-            # Range first: converting 1e999999999 to an int would take the worker's memory.
-            if question.min_code <= value <= question.max_code and value == int(value):
-                code = int(value)
-        elif isinstance(value, str):
-            digits = _INTEGRAL_TEXT.fullmatch(value)
-            if digits:
-                code = int(digits[1])
-            elif question.kind is Kind.CATEGORICAL:
-                code = question.code_for_label(value)
-        if code is None or code not in question.codes:
+        code = self.question.read(value)
+        if code is None:
             raise self._invalid(value)
         return code
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
-
-
-#: An integral number written as text: ASCII digits, an optional ".0", ASCII spaces around.
-_INTEGRAL_TEXT = re.compile(r"[ \t\r\n]*([0-9]{1,6})(?:\.0*)?[ \t\r\n]*", re.ASCII)
 
 
 QuestionnaireSchema = BaseSchema.from_dict(
@@ -341,3 +319,55 @@ class ReadySchema(Schema):
     model_version = fields.String(required=True)
     backend = fields.String(required=True, metadata={"example": "tflite"})
     load_seconds = fields.Float(required=True)
+
+
+class FigureSchema(Schema):
+    name = fields.String(
+        required=True,
+        metadata={"description": "A question's key, `score`, `result` or `group_mix`."},
+    )
+    psi = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Population stability index; null while too few."},
+    )
+    status = fields.String(
+        required=True, validate=validate.OneOf([status.value for status in Status])
+    )
+    questionnaires = fields.Integer(required=True)
+
+
+class GroupDriftSchema(Schema):
+    questionnaires = fields.Integer(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf([status.value for status in Status]),
+        metadata={"description": "The worst status of the group's figures."},
+    )
+    flagged_share = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Share whose result is Depression; null while too few."},
+    )
+    reference_flagged_share = fields.Float(required=True)
+    figures = fields.List(fields.Nested(FigureSchema), required=True)
+
+
+class CutOffsSchema(Schema):
+    watch_from = fields.Float(required=True)
+    shift_from = fields.Float(required=True)
+    minimum_count = fields.Integer(required=True)
+
+
+class MonitoringSchema(Schema):
+    scope = fields.String(required=True, metadata={"example": SCOPE_INSTANCE})
+    model_version = fields.String(required=True)
+    cut_offs = fields.Nested(CutOffsSchema, required=True)
+    reference_available = fields.Boolean(
+        required=True,
+        metadata={"description": "False for a model whose card has no drift reference."},
+    )
+    group_mix = fields.Nested(FigureSchema, required=True, allow_none=True)
+    groups = fields.Dict(
+        keys=fields.String(), values=fields.Nested(GroupDriftSchema), required=True
+    )

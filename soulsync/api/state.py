@@ -9,6 +9,7 @@ from flask import current_app
 from flask_smorest import Api
 
 from soulsync.inference.screening import Screener
+from soulsync.metrics import LiveCounts
 
 EXTENSION = "soulsync"
 
@@ -17,6 +18,8 @@ EXTENSION = "soulsync"
 class ApiState:
     api: Api
     screener: Screener
+    #: What the screener has seen, counted (for /metrics and /monitoring).
+    live: LiveCounts
     #: The support block as replies carry it (message, contacts, notice), built once.
     support: dict[str, Any]
 

@@ -298,7 +298,7 @@ class GroupReference:
 @dataclass(frozen=True)
 class Reference:
     source: str
-    #: Inner edges of the score bins (bin i holds edges[i-1] <= p < edges[i]).
+    #: Inner edges of the score bins (bin i holds edges[i-1] < p <= edges[i]).
     score_edges: list[float]
     groups: dict[str, GroupReference]
 
@@ -366,6 +366,11 @@ class ServingCard:
     document: dict[str, Any] = field(repr=False)
     #: The typed card, for a card of the current format; None for older ones.
     card: ModelCard | None = field(default=None, repr=False)
+
+    @property
+    def reference(self) -> Reference | None:
+        """The drift reference, which only cards of the current format carry."""
+        return self.card.reference if self.card is not None else None
 
     @classmethod
     def read(cls, model_path: Path) -> ServingCard:

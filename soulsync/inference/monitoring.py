@@ -1,13 +1,191 @@
-"""Drift: how far the answers and scores the service sees have moved from those the model
-learned from. The reference is saved in the model card at training."""
+"""Drift: how far the answers and scores a model meets have moved from those it learned from.
+
+The reference is the model card's (`reference`: each group's answer shares, score bins and share
+flagged in the development data). Live traffic and exported answers are counted in the same
+layout (`CountLayout`), and every figure is a population stability index (PSI) of one
+distribution against its reference: each question's answers, the scores, and the results.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
+from soulsync.inference.card import Reference
+from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS, QUESTIONS
+
+#: Inner edges of the bins scores are counted in: finer at both ends, where most scores of each
+#: group lie. Training saves them in the card's reference; live counts use the card's.
+SCORE_EDGES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+#: PSI below WATCH_FROM reads `ok`, from SHIFT_FROM `shift` (the usual cut-offs of the index).
+WATCH_FROM = 0.1
+SHIFT_FROM = 0.25
+#: Below this many questionnaires of a group, its figures are withheld (`too_few`): a PSI of a
+#: few answers is noise, and the shares of one or two would tell what a person answered.
+MINIMUM_COUNT = 200
+#: A share of 0 is taken as this, so that a PSI stays finite.
+SHARE_FLOOR = 1e-4
+SCOPE_INSTANCE = (
+    "This instance's traffic since it started, summed over its workers: one instance sees only "
+    "its own share of the service's traffic. `soulsync monitor` reads an export of all of it."
+)
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WATCH = "watch"
+    SHIFT = "shift"
+    TOO_FEW = "too_few"
+
 
 def score_bins(edges: Sequence[float], probabilities: np.ndarray) -> np.ndarray:
-    """The bin of each probability: bin i holds edges[i-1] <= p < edges[i] (inner edges)."""
-    return np.searchsorted(np.asarray(edges), probabilities, side="right")
+    """The bin of each probability: bin i holds edges[i-1] < p <= edges[i] (inner edges; as
+    Prometheus' `le` buckets)."""
+    return np.searchsorted(np.asarray(edges), probabilities, side="left")
+
+
+def psi(observed: Sequence[float], expected: Sequence[float]) -> float:
+    """Population stability index of two distributions over the same bins (shares)."""
+    total = 0.0
+    for seen, wanted in zip(observed, expected, strict=True):
+        seen, wanted = max(seen, SHARE_FLOOR), max(wanted, SHARE_FLOOR)
+        total += (seen - wanted) * math.log(seen / wanted)
+    return total
+
+
+def status_of(index: float) -> Status:
+    if index >= SHIFT_FROM:
+        return Status.SHIFT
+    return Status.WATCH if index >= WATCH_FROM else Status.OK
+
+
+class CountLayout:
+    """Where each count lives in one flat array, per group: every answer option of every
+    question, every score bin, and the two results."""
+
+    def __init__(self, score_edges: Sequence[float]) -> None:
+        self.score_edges = list(score_edges)
+        self.question_offsets = np.cumsum([0, *(len(q.options) for q in QUESTIONS[:-1])])
+        self.min_codes = np.array([q.min_code for q in QUESTIONS])
+        self.answer_slots = sum(len(q.options) for q in QUESTIONS)
+        self.score_slots = len(self.score_edges) + 1
+        self.per_group = self.answer_slots + self.score_slots + 2
+        self.size = self.per_group * len(GROUPS)
+        self._group_column = KEYS.index(GROUP_KEY)
+
+    def slots(self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray):
+        """The slots to add one to, for (n, 10) answers (wire codes), their scores and results."""
+        base = answers[:, self._group_column].astype(np.int64) * self.per_group
+        answer = base[:, None] + self.question_offsets + (answers - self.min_codes)
+        score = base + self.answer_slots + score_bins(self.score_edges, probabilities)
+        result = base + self.answer_slots + self.score_slots + flagged.astype(np.int64)
+        return np.concatenate([answer.ravel(), score, result])
+
+    def count(
+        self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray
+    ) -> np.ndarray:
+        """The counts of a set of questionnaires, in this layout."""
+        return np.bincount(self.slots(answers, probabilities, flagged), minlength=self.size)
+
+    def group_counts(self, counts: np.ndarray, group: str) -> GroupCounts:
+        code = next(code for code, name in GROUPS.items() if name == group)
+        part = counts[code * self.per_group : (code + 1) * self.per_group]
+        answers = {
+            q.key: part[offset : offset + len(q.options)].tolist()
+            for q, offset in zip(QUESTIONS, self.question_offsets.tolist(), strict=True)
+        }
+        scores = part[self.answer_slots : self.answer_slots + self.score_slots].tolist()
+        negative, positive = part[self.answer_slots + self.score_slots :].tolist()
+        return GroupCounts(answers=answers, scores=scores, negative=negative, positive=positive)
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    answers: dict[str, list[int]]
+    scores: list[int]
+    negative: int
+    positive: int
+
+    @property
+    def questionnaires(self) -> int:
+        return self.negative + self.positive
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One distribution against its reference."""
+
+    name: str
+    psi: float | None
+    status: Status
+    questionnaires: int
+
+
+@dataclass(frozen=True)
+class GroupDrift:
+    questionnaires: int
+    flagged_share: float | None
+    reference_flagged_share: float
+    figures: list[Figure]
+
+    @property
+    def worst(self) -> Status:
+        statuses = {figure.status for figure in self.figures}
+        for status in (Status.SHIFT, Status.WATCH, Status.TOO_FEW):
+            if status in statuses:
+                return status
+        return Status.OK
+
+
+def drift(reference: Reference, layout: CountLayout, counts: np.ndarray) -> dict[str, GroupDrift]:
+    """Each group's figures: every question, the score and the result, against the reference.
+    A group with fewer than MINIMUM_COUNT questionnaires gets counts and `too_few`, no shares."""
+    found = {}
+    for group, expected in reference.groups.items():
+        seen = layout.group_counts(counts, group)
+        n = seen.questionnaires
+        enough = n >= MINIMUM_COUNT
+
+        def figure(name: str, observed: list[int], wanted: list[float], *, n=n, enough=enough):
+            if not enough:
+                return Figure(name, None, Status.TOO_FEW, n)
+            index = psi([c / n for c in observed], wanted)
+            return Figure(name, round(index, 6), status_of(index), n)
+
+        # Within a group, its own question (WorkOrStudent) cannot move: the group mix is a
+        # figure of its own (group_mix).
+        figures = [
+            figure(key, seen.answers[key], expected.answers[key])
+            for key in KEYS
+            if key != GROUP_KEY
+        ]
+        figures.append(figure("score", seen.scores, expected.scores))
+        figures.append(
+            figure(
+                "result",
+                [seen.negative, seen.positive],
+                [1 - expected.flagged, expected.flagged],
+            )
+        )
+        found[group] = GroupDrift(
+            questionnaires=n,
+            flagged_share=round(seen.positive / n, 6) if enough else None,
+            reference_flagged_share=round(expected.flagged, 6),
+            figures=figures,
+        )
+    return found
+
+
+def group_mix(reference: Reference, layout: CountLayout, counts: np.ndarray) -> Figure:
+    """The share of each group among the questionnaires, against the reference's."""
+    seen = [layout.group_counts(counts, group).questionnaires for group in reference.groups]
+    wanted = [expected.rows for expected in reference.groups.values()]
+    n = sum(seen)
+    if n < MINIMUM_COUNT:
+        return Figure("group_mix", None, Status.TOO_FEW, n)
+    index = psi([c / n for c in seen], [w / sum(wanted) for w in wanted])
+    return Figure("group_mix", round(index, 6), status_of(index), n)

@@ -27,9 +27,12 @@ class Factor:
 
 
 @dataclass(frozen=True)
-class Prediction:
-    probability: float
-    factors: tuple[Factor, ...]
+class Predictions:
+    """A batch scored: the answers as codes (n, 10), one probability and its factors each."""
+
+    codes: np.ndarray
+    probabilities: np.ndarray
+    factors: list[tuple[Factor, ...]]
 
 
 class Predictor:
@@ -46,7 +49,7 @@ class Predictor:
         self._swapped_columns = np.arange(len(KEYS))
         self._swapped_rows = self._swapped_columns + 1
 
-    def predict(self, answers: Sequence[Mapping[str, int]]) -> list[Prediction]:
+    def predict(self, answers: Sequence[Mapping[str, int]]) -> Predictions:
         """Score each questionnaire and attribute its score, all in one model call.
 
         Each questionnaire becomes 11 rows: itself, and itself with each answer in turn
@@ -54,7 +57,8 @@ class Predictor:
         """
         count, width = len(answers), len(KEYS)
         rows = [[a[key] for key in KEYS] for a in answers]
-        variants = np.repeat(np.array(rows, dtype=np.float32), width + 1, axis=0)
+        codes = np.array(rows, dtype=np.int64)
+        variants = np.repeat(codes.astype(np.float32), width + 1, axis=0)
         variants = variants.reshape(count, width + 1, width)
         variants[:, self._swapped_rows, self._swapped_columns] = self._references
         scores = self.backend.predict(variants.reshape(-1, width)).reshape(count, width + 1)
@@ -63,15 +67,13 @@ class Predictor:
 
         # Plain Python numbers from here on: indexing numpy arrays one scalar at a time is
         # several times slower, and this loop runs for every questionnaire.
-        probabilities = scores[:, 0].tolist()
         effect_lists, order_lists = effects.tolist(), order.tolist()
-        predictions = []
-        for i in range(count):
-            effect = effect_lists[i]
-            factors = tuple(
-                Factor(KEYS[j], rows[i][j], self._reference_codes[j], effect[j])
+        factors = [
+            tuple(
+                Factor(KEYS[j], rows[i][j], self._reference_codes[j], effect_lists[i][j])
                 for j in order_lists[i]
-                if effect[j] != 0.0
+                if effect_lists[i][j] != 0.0
             )
-            predictions.append(Prediction(probabilities[i], factors))
-        return predictions
+            for i in range(count)
+        ]
+        return Predictions(codes, scores[:, 0], factors)

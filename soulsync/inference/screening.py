@@ -8,9 +8,11 @@ product's most important rules, so they live here, once, testable without HTTP.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from soulsync.inference.backends import ModelLoadError, load_backend
 from soulsync.inference.card import CardError, RiskLevel, ServingCard
@@ -52,6 +54,9 @@ class Screening:
         return POSITIVE_RESULT if self.positive else NEGATIVE_RESULT
 
 
+Observer = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+
+
 class Screener:
     """A loaded model and its card's decision rules, ready to screen questionnaires."""
 
@@ -59,6 +64,9 @@ class Screener:
         self.predictor = predictor
         self.card = card
         self.rules = dict(card.rules)
+        #: Told of every batch screened (answers as codes, probabilities, results), for counts
+        #: of what the service sees; never of anything else.
+        self.observer: Observer | None = None
         self.ready = False
         self.load_seconds = 0.0
 
@@ -90,20 +98,26 @@ class Screener:
 
     def screen(self, questionnaires: Sequence[Mapping[str, int]]) -> list[Screening]:
         """Score each questionnaire (answers as wire codes) and apply its group's rule."""
-        predictions = self.predictor.predict(questionnaires)
+        predicted = self.predictor.predict(questionnaires)
+        probabilities = predicted.probabilities.tolist()
         screenings = []
-        for answers, prediction in zip(questionnaires, predictions, strict=True):
+        for answers, probability, factors in zip(
+            questionnaires, probabilities, predicted.factors, strict=True
+        ):
             group = GROUPS[answers[GROUP_KEY]]
             rule = self.rules[group]
-            level = rule.risk_level(prediction.probability)
+            level = rule.risk_level(probability)
             screenings.append(
                 Screening(
-                    probability=prediction.probability,
+                    probability=probability,
                     group=group,
                     threshold=rule.threshold,
                     risk_level=level,
-                    factors=prediction.factors,
+                    factors=factors,
                     support_due=level is not RiskLevel.LOW or answers[SUICIDAL_THOUGHTS_KEY] == 1,
                 )
             )
+        if self.observer is not None:
+            flagged = np.array([screening.positive for screening in screenings])
+            self.observer(predicted.codes, predicted.probabilities, flagged)
         return screenings

@@ -37,6 +37,7 @@ from soulsync.inference.card import (
     Training,
     write_card,
 )
+from soulsync.inference.monitoring import SCORE_EDGES
 from soulsync.questionnaire import GROUPS, QUESTIONS, STUDENT
 from soulsync.training import evaluate
 from soulsync.training.data import Dataset, load_dataset
@@ -50,7 +51,7 @@ from soulsync.training.export import (
     weights_sha256,
 )
 from soulsync.training.model import CANDIDATES, Candidate, build, encoding_of
-from soulsync.training.reference import SCORE_EDGES, build_reference
+from soulsync.training.reference import build_reference
 from soulsync.training.report import write_report
 
 SEED = 20241101

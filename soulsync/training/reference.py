@@ -9,12 +9,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from soulsync.inference.card import DecisionRule, GroupReference, Reference
-from soulsync.inference.monitoring import score_bins
+from soulsync.inference.monitoring import SCORE_EDGES, score_bins
 from soulsync.questionnaire import GROUPS, QUESTIONS
 from soulsync.training.evaluate import flag
 
-#: Inner edges of the score bins: finer at both ends, where most scores of each group lie.
-SCORE_EDGES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 SOURCE = "the development part of the survey (the rows the shipped model was fit on), scored by "
 SOURCE += "the shipped model"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from soulsync.app import create_app
 from soulsync.inference.card import CARD_FILE, SHIPPED_MODEL_DIR
-from soulsync.questionnaire import QUESTIONS
+from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 
 
 def test_welcome(client) -> None:
@@ -64,3 +65,25 @@ def test_cors_origins_can_be_restricted() -> None:
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ok.example"
     refused = client.get("/", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_monitoring_withholds_figures_until_enough_questionnaires(client) -> None:
+    before = client.get("/monitoring").get_json()
+    assert before["reference_available"] and "one instance sees only" in before["scope"]
+    assert before["group_mix"]["status"] == "too_few"
+    for _ in range(200):
+        client.post("/predict", json=CONTRACT_EXAMPLE)
+    after = client.get("/monitoring").get_json()
+    students = after["groups"]["students"]
+    assert students["questionnaires"] == 200
+    # Two hundred copies of one questionnaire are nothing like the survey's students.
+    assert students["status"] == "shift" and students["flagged_share"] == 1.0
+    assert after["groups"]["professionals"]["status"] == "too_few"
+    assert after["groups"]["professionals"]["flagged_share"] is None
+
+
+def test_monitoring_of_a_model_without_a_reference(contract: dict) -> None:
+    older = Path(__file__).resolve().parents[1] / "fixtures" / "model-v1" / "model.tflite"
+    client = create_app({"TESTING": True, "MODEL_PATH": str(older)}).test_client()
+    reply = client.get("/monitoring").get_json()
+    assert reply["reference_available"] is False and reply["groups"] == {}

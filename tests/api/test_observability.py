@@ -105,4 +105,5 @@ def test_metrics_count_requests_and_predictions(client) -> None:
     assert value(after, bad) == value(before, bad) + 1
     assert "soulsync_http_request_duration_seconds_bucket" in after
     assert "soulsync_model_info{" in after and "soulsync_model_load_seconds" in after
-    assert "soulsync_predictions_total{result=" in after
+    assert 'soulsync_predictions_total{group="students",model_version=' in after
+    assert 'soulsync_answers_total{answer="4",group="students",model_version=' in after

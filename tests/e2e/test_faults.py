@@ -120,5 +120,11 @@ def test_metrics_add_up_across_workers(start_server) -> None:
             text = response.read().decode()
         (line,) = [x for x in text.splitlines() if x.startswith(sample + " ")]
         assert float(line.rsplit(" ", 1)[1]) == 600
-    assert 'soulsync_predictions_total{result="Depression"} 600.0' in text
+    version = call(server.base + "/readyz")[1]["model_version"]
+    labels = f'group="students",model_version="{version}"'
+    assert f'soulsync_predictions_total{{{labels},result="Depression"}} 600.0' in text
+    # The drift counts add up across the workers too.
+    assert f'soulsync_answers_total{{answer="4",{labels},question="Pressure"}} 600.0' in text
+    monitoring = call(server.base + "/monitoring")[1]
+    assert monitoring["groups"]["students"]["questionnaires"] == 600
     assert "soulsync_model_load_seconds" in text

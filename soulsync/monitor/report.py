@@ -1,0 +1,172 @@
+"""The report of `soulsync monitor`: a page a person can look at (index.html with its PNG
+charts) and the JSON summary a schedule can read (summary.json)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; a scheduled job has no screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from soulsync.inference.monitoring import score_bins
+from soulsync.monitor import Monitoring
+from soulsync.questionnaire import BY_KEY, GROUP_KEY, GROUPS, KEYS
+from soulsync.training.evaluate import calibration_bins
+
+SUMMARY_FILE = "summary.json"
+PAGE_FILE = "index.html"
+
+
+def write_report(found: Monitoring, out_dir: Path) -> list[Path]:
+    """Write the page, its charts and the summary into `out_dir`; the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = found.summary()
+    written = [out_dir / SUMMARY_FILE]
+    written[0].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    groups = found.export.answers[:, KEYS.index(GROUP_KEY)]
+    charts = []
+    for code, group in GROUPS.items():
+        rows = groups == code
+        if not rows.any():
+            continue
+        charts.append(_answers_chart(found, group, rows, out_dir / f"answers-{group}.png"))
+        charts.append(_scores_chart(found, group, rows, out_dir / f"scores-{group}.png"))
+        if found.export.outcomes is not None:
+            charts.append(_outcomes_chart(found, group, rows, out_dir / f"outcomes-{group}.png"))
+    page = out_dir / PAGE_FILE
+    page.write_text(_page(summary, charts), encoding="utf-8")
+    return [*written, *charts, page]
+
+
+def _answers_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    reference = found.card.reference.groups[group]
+    keys = [key for key in KEYS if key != GROUP_KEY]
+    figure, axes = plt.subplots(3, 3, figsize=(13, 10), dpi=80)
+    for ax, key in zip(axes.ravel(), keys, strict=True):
+        question = BY_KEY[key]
+        column = found.export.answers[rows, KEYS.index(key)]
+        seen = [float((column == code).mean()) for code in question.codes]
+        x = np.arange(len(question.codes))
+        ax.bar(x - 0.2, reference.answers[key], 0.4, label="reference")
+        ax.bar(x + 0.2, seen, 0.4, label="export")
+        ax.set_xticks(x, [o.en[:12] for o in question.options], fontsize=7, rotation=30)
+        ax.set_title(key, fontsize=10)
+    axes.ravel()[0].legend(fontsize=8)
+    figure.suptitle(f"Answer shares, {group}: the export against the reference")
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+    return path
+
+
+def _scores_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    reference = found.card.reference
+    edges = reference.score_edges
+    bins = score_bins(edges, found.probabilities[rows])
+    seen = np.bincount(bins, minlength=len(edges) + 1) / rows.sum()
+    labels = [f"≤{edge}" for edge in edges] + [f">{edges[-1]}"]
+    x = np.arange(len(labels))
+    figure, ax = plt.subplots(figsize=(11, 4), dpi=80)
+    ax.bar(x - 0.2, reference.groups[group].scores, 0.4, label="reference")
+    ax.bar(x + 0.2, seen, 0.4, label="export")
+    ax.set_xticks(x, labels, fontsize=7, rotation=30)
+    ax.set(ylabel="share", title=f"Scores, {group}: the export against the reference")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+    return path
+
+
+def _outcomes_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    labels, probabilities = found.export.outcomes[rows], found.probabilities[rows]
+    figure, (roc_axes, calibration_axes) = plt.subplots(1, 2, figsize=(11, 5), dpi=80)
+    if 0 < labels.sum() < len(labels):
+        fpr, tpr, _ = roc_curve(labels, probabilities)
+        roc_axes.plot(fpr, tpr, label=f"AUC {found.outcomes[group]['roc_auc']:.3f}")
+        roc_axes.legend(loc="lower right", fontsize=8)
+    roc_axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    roc_axes.set(xlabel="false positive rate", ylabel="recall", title=f"ROC, {group}")
+    bins = calibration_bins(labels, probabilities)
+    calibration_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
+    calibration_axes.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", label="export")
+    calibration_axes.set(
+        xlabel="mean predicted probability",
+        ylabel="observed rate",
+        title=f"Reliability, {group}",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    calibration_axes.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+    return path
+
+
+def _page(summary: dict, charts: list[Path]) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return html.escape("-" if value is None else str(value))
+
+    rows = [
+        "<tr><td>all</td><td>group_mix</td>"
+        + "".join(f"<td>{cell(summary['group_mix'][k])}</td>" for k in ("psi", "status"))
+        + f"<td>{summary['group_mix']['questionnaires']}</td></tr>"
+    ]
+    outcome_rows = []
+    for group, found in summary["groups"].items():
+        for item in found["figures"]:
+            rows.append(
+                f"<tr class='{item['status']}'><td>{group}</td><td>{cell(item['name'])}</td>"
+                f"<td>{cell(item['psi'])}</td><td>{cell(item['status'])}</td>"
+                f"<td>{item['questionnaires']}</td></tr>"
+            )
+        if "outcomes" in found:
+            o = found["outcomes"]
+            outcome_rows.append(
+                f"<tr><td>{group}</td>"
+                + "".join(
+                    f"<td>{cell(o[k])}</td>"
+                    for k in ("rows", "roc_auc", "recall", "specificity", "ece", "flagged")
+                )
+                + "</tr>"
+            )
+    outcomes = ""
+    if outcome_rows:
+        outcomes = (
+            "<h2>With outcomes</h2><table><tr><th>group</th><th>rows</th><th>ROC AUC</th>"
+            "<th>recall</th><th>specificity</th><th>ECE</th><th>flagged</th></tr>"
+            + "".join(outcome_rows)
+            + "</table>"
+        )
+    images = "".join(f"<p><img src='{html.escape(path.name)}' alt=''></p>" for path in charts)
+    cut_offs = summary["cut_offs"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SoulSync drift report</title>
+<style>body {{font-family: sans-serif; margin: 2em; max-width: 70em}}
+table {{border-collapse: collapse}} td, th {{border: 1px solid #ccc; padding: 2px 8px}}
+.shift {{background: #fdd}} .watch {{background: #ffd}} .too_few {{color: #888}}
+img {{max-width: 100%}}</style></head><body>
+<h1>SoulSync drift report: {cell(summary["status"])}</h1>
+<p>Model {cell(summary["model_version"])}; {summary["rows"]} questionnaires from
+{cell(", ".join(summary["files"]))}; from {cell(summary["from"])} to {cell(summary["to"])}.
+{cell(summary["scope"])}</p>
+<p>Each figure is a population stability index (PSI) against the reference saved with the model
+at training: <b>ok</b> below {cut_offs["watch_from"]}, <b>watch</b> from
+{cut_offs["watch_from"]}, <b>shift</b> from {cut_offs["shift_from"]}; <b>too_few</b> below
+{cut_offs["minimum_count"]} questionnaires of a group.</p>
+<table><tr><th>group</th><th>figure</th><th>PSI</th><th>status</th><th>questionnaires</th></tr>
+{"".join(rows)}</table>
+{outcomes}
+{images}
+</body></html>
+"""
