@@ -9,13 +9,14 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # pip lives in its own environment, so the runtime environment carries neither pip nor setuptools.
 RUN python3 -m venv /tools && python3 -m venv --without-pip /opt/venv
 WORKDIR /src
-# Only the dependency metadata first: this layer (the slow one) is reused until pyproject.toml
-# changes, whatever happens to the code.
-COPY pyproject.toml README.md ./
-RUN mkdir soulsync && touch soulsync/__init__.py \
-    && /tools/bin/pip --python /opt/venv/bin/python install . \
-    && /tools/bin/pip --python /opt/venv/bin/python uninstall --yes soulsync \
-    && rm -rf build soulsync soulsync.egg-info \
+# Only the locks first: this layer (the slow one) is reused until they change, whatever happens to
+# the code. Every version is the lock's and every file's hash is checked; nothing is resolved
+# (--no-deps: a missing pin fails the build). pip and the build backend come from a lock too.
+COPY requirements/build.txt requirements/serving.txt ./requirements/
+RUN /tools/bin/pip install --require-hashes --no-deps -r requirements/build.txt \
+    && /tools/bin/pip --python /opt/venv/bin/python install --require-hashes --no-deps \
+         -r requirements/serving.txt \
+    && /tools/bin/pip --python /opt/venv/bin/python check \
     # What the service never loads: LiteRT's WebGPU accelerator, vendor SDK stubs and model
     # tools (it runs the classic CPU interpreter), and numpy's test suites. The container test
     # (scripts/container-test.sh) proves the service still answers without them.
@@ -23,9 +24,15 @@ RUN mkdir soulsync && touch soulsync/__init__.py \
     && rm -rf "$site"/ai_edge_litert/libLiteRtWebGpuAccelerator.so "$site"/ai_edge_litert/tools \
               "$site"/ai_edge_litert/vendors \
     && find "$site"/numpy -type d -name tests -prune -exec rm -rf {} +
+# The project. A lock made from another pyproject.toml stops the build (scripts/lock.py check),
+# and so does a dependency the lock lacks (--no-index: pip may only find it installed).
+COPY pyproject.toml README.md ./
+COPY requirements ./requirements
+COPY scripts/lock.py ./scripts/
 COPY soulsync ./soulsync
-RUN /tools/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /tools/bin/pip --python /opt/venv/bin/python install --no-deps --root /staging /wheels/*.whl
+RUN python3 scripts/lock.py check \
+    && /tools/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && /tools/bin/pip --python /opt/venv/bin/python install --no-index --root /staging /wheels/*.whl
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -34,7 +41,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PORT=8080
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin soulsync
-# Dependencies (a layer that changes only with pyproject.toml), then the project (small).
+# Dependencies (a layer that changes only with the lock), then the project (small).
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /staging/opt/venv /opt/venv
 WORKDIR /app

@@ -5,13 +5,20 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 PORT   ?= 8080
-# What each install has done, so that it runs again only when pyproject.toml changes.
+# What each install has done, so that it runs again only when the locks change.
 SERVING := $(VENV)/.serving-installed
 DEVELOP := $(VENV)/.develop-installed
+# Every install takes its exact versions from the locks in requirements/ (made from pyproject.toml
+# by `make lock`, docs/dependencies.md), checks each file's hash and resolves nothing (--no-deps:
+# a missing pin fails loudly). scripts/lock.py check stops a stale lock first.
+LOCKS      := requirements/build.txt requirements/serving.txt requirements/develop.txt \
+              requirements/inputs.sha256
+PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
+UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test quick lint format train check-model openapi settings bench container-test \
-        deploy trigger clean
+.PHONY: help serve test quick lint format lock train check-model openapi settings bench \
+        container-test deploy trigger clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -19,16 +26,23 @@ help:  ## list the targets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 # The serving install: what the container runs (no TensorFlow, no test tools).
-$(SERVING): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(SERVING): pyproject.toml $(LOCKS) | $(BIN)/python
+	@$(PYTHON) scripts/lock.py check
+	$(PIP_LOCKED) -r requirements/build.txt
+	$(PIP_LOCKED) -r requirements/serving.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 # The development install: serving, training (TensorFlow) and the test tools.
-$(DEVELOP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[train,test]'
+$(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
+	@$(PYTHON) scripts/lock.py check
+	$(PIP_LOCKED) -r requirements/build.txt
+	$(PIP_LOCKED) -r requirements/develop.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@ $(SERVING)
 
 serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=...): Swagger UI at /docs
@@ -66,6 +80,11 @@ bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+
+lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
+	$(PIP_LOCKED) -r requirements/build.txt
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/python scripts/lock.py compile $(if $(UPGRADE),--upgrade=$(UPGRADE))
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info

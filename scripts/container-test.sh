@@ -2,7 +2,9 @@
 # Build the serving image, run it, and check what a platform engineer signs off:
 #   the image builds; the container becomes ready (/readyz 200) and how fast; the contract
 #   example predicts; the process runs as non-root; the start-up log has no error or warning;
-#   SIGTERM stops it cleanly (exit 0) within 10 s; and how much the image adds over its base.
+#   SIGTERM stops it cleanly (exit 0) within 10 s; how much the image adds over its base; and
+#   that its dependencies are exactly requirements/serving.txt's, with their digest (two builds
+#   of one commit print the same).
 #
 # Engine: $CONTAINER_ENGINE (docker or podman) if set; else docker when a Docker engine
 # answers; else podman through ../shared/tools/container (a local stand-in for the base image).
@@ -17,6 +19,10 @@ WRAPPER=../shared/tools/container
 # The contract example is the one the service documents for POST /predict (its OpenAPI document).
 EXAMPLE_FROM_SPEC='import json, sys; spec = json.load(sys.stdin)
 print(json.dumps(spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]))'
+# What `pip freeze` would say inside the image, which carries no pip: name==version of each
+# installed distribution.
+FREEZE='import importlib.metadata as m
+print("\n".join(sorted(d.metadata["Name"] + "==" + d.version for d in m.distributions())))'
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 now() { date +%s.%N; }
@@ -63,6 +69,10 @@ echo "image $((image_size / 1000000)) MB, base $((base_size / 1000000)) MB: adds
   "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('tensorflow', 'keras')))" \
   || fail "TensorFlow or Keras is installed in the image"
 echo "no TensorFlow or Keras in the image"
+freeze=$("${C[@]}" run --rm --entrypoint python "$TAG" -c "$FREEZE") \
+  || fail "could not list the image's packages"
+printf '%s\n' "$freeze" | python3 scripts/lock.py compare requirements/serving.txt \
+  || fail "the image's dependencies are not the lock's"
 
 echo "== run"
 cleanup
