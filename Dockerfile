@@ -36,10 +36,12 @@ RUN python3 scripts/lock.py check \
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
+# /metrics answers only on 127.0.0.1:9090, for a collector beside the service (a sidecar).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PORT=8080
+    PORT=8080 \
+    SOULSYNC_METRICS_PORT=9090
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin soulsync
 # Dependencies (a layer that changes only with the lock), then the project (small).
 COPY --from=build /opt/venv /opt/venv

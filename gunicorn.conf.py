@@ -13,14 +13,19 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from soulsync.config import ConfigError, server_settings
+from soulsync.config import ConfigError, from_environment, server_settings
 
 try:
     _settings = server_settings()
+    _metrics_port = from_environment()["METRICS_PORT"]
 except ConfigError as error:
     sys.exit(f"soulsync: {error}")
 
-bind = f"0.0.0.0:{_settings['PORT']}"
+# The service on every interface; /metrics, when it has a port of its own, on loopback only:
+# the platform's collector runs beside the service (a sidecar) and clients cannot reach it.
+bind = [f"0.0.0.0:{_settings['PORT']}"]
+if _metrics_port:
+    bind.append(f"127.0.0.1:{_metrics_port}")
 workers = _settings["WEB_CONCURRENCY"]
 threads = _settings["GUNICORN_THREADS"]
 worker_class = "gthread"

@@ -68,6 +68,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a port")
+    return value
+
+
 def _contacts(text: str) -> list[dict[str, str]]:
     contacts = json.loads(text)
     if not isinstance(contacts, list) or not all(
@@ -148,6 +155,14 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         "Comma-separated API keys. When set, every endpoint but /healthz, /readyz and the docs "
         "pages requires one in the X-API-Key header (401 otherwise). Empty (the default): no "
         "keys.",
+    ),
+    _service(
+        "METRICS_PORT",
+        0,
+        _port,
+        "Port of /metrics. When set (the container image sets 9090), gunicorn also listens on "
+        "127.0.0.1 at this port and /metrics answers there only, where the platform's collector "
+        "reaches it and clients cannot; 0: /metrics is on the service's port.",
     ),
     _service(
         "GCP_PROJECT",

@@ -4,6 +4,8 @@ substitution it uses has a default."""
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -83,13 +85,45 @@ def test_build_push_and_deploy_name_the_same_image(build: dict) -> None:
     assert "docker.pkg.dev" in build["substitutions"]["_IMAGE"]  # Artifact Registry
 
 
-def test_deploy_sets_probes_and_resources(build: dict) -> None:
+def rendered_manifest(build: dict, **substitutions: str) -> dict:
+    """The service manifest that the deploy step writes, with these substitutions: the step's
+    script run by bash up to the gcloud call, as Cloud Build would run it."""
     script = next(s for s in build["steps"] if s["id"] == "deploy")["args"][-1]
-    manifest = yaml.safe_load(script.split("<<YAML\n", 1)[1].split("\nYAML\n", 1)[0])
+    values = {**build["substitutions"], "COMMIT_SHA": "0" * 40, "PROJECT_ID": "project"}
+    values |= substitutions
+    for _ in range(3):  # substitutions that name substitutions
+        script = re.sub(r"(?<!\$)\$\{(_?[A-Z][A-Z0-9_]*)\}", lambda m: values[m[1]], script)
+    script = script.replace("$$", "$").split("gcloud run services replace")[0]
+    with tempfile.TemporaryDirectory() as folder:
+        script = script.replace("/workspace", folder) + f"\ncat {folder}/service.yaml\n"
+        result = subprocess.run(["bash", "-euc", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_deploy_sets_probes_and_resources(build: dict) -> None:
+    manifest = rendered_manifest(build)
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["resources"]["limits"] == {"cpu": "${_CPU}", "memory": "${_MEMORY}"}
+    limits = {"cpu": build["substitutions"]["_CPU"], "memory": build["substitutions"]["_MEMORY"]}
+    assert container["resources"]["limits"] == limits
+
+
+def test_the_metrics_sidecar_is_off_by_default_and_ready_behind_a_substitution(
+    build: dict,
+) -> None:
+    assert build["substitutions"]["_METRICS_SIDECAR"] == "false"
+    plain = rendered_manifest(build)["spec"]["template"]
+    assert [c["name"] for c in plain["spec"]["containers"]] == ["service"]
+    with_sidecar = rendered_manifest(build, _METRICS_SIDECAR="true")["spec"]["template"]
+    containers = with_sidecar["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["service", "collector"]
+    assert containers[1]["volumeMounts"][0]["name"] == with_sidecar["spec"]["volumes"][0]["name"]
+    assert (
+        "collector"
+        in with_sidecar["metadata"]["annotations"]["run.googleapis.com/container-dependencies"]
+    )
 
 
 def test_cloud_run_size_is_small(build: dict) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -52,10 +52,17 @@ class ReadyView(MethodView):
 class MetricsView(MethodView):
     @blp.response(200, content_type="text/plain", description="Prometheus text format.")
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self) -> Response:
         """Prometheus metrics
 
-        Requests by endpoint and status, latency histograms, predictions by result, the model
-        served and its load time; summed over all gunicorn workers.
+        Requests by endpoint, method and status, latency histograms, the questionnaires scored
+        by group and result, the answers to each question and the scores by group (counts only),
+        the model served and its load time; summed over all gunicorn workers. When
+        SOULSYNC_METRICS_PORT is set (as in the container image), only on that port, which
+        listens on 127.0.0.1 for the platform's collector: 404 on the service's port.
         """
+        port = current_app.config["METRICS_PORT"]
+        if port and request.environ.get("SERVER_PORT") != str(port):
+            abort(404, message="The requested URL was not found on the server.")
         return Response(metrics.exposition(state().live), mimetype=metrics.CONTENT_TYPE)

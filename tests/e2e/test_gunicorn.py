@@ -70,3 +70,15 @@ def test_gunicorn_leaves_no_metrics_folder_behind(start_server, tmp_path: Path) 
     assert len(list(tmp_path.glob("soulsync-metrics-*"))) == 1
     assert server.stop() == 0
     assert list(tmp_path.glob("soulsync-metrics-*")) == []
+
+
+def test_metrics_have_a_port_of_their_own_on_loopback(start_server) -> None:
+    metrics_port = free_port()
+    server = start_server(SOULSYNC_METRICS_PORT=str(metrics_port))
+    assert call(server.base + "/metrics")[0] == 404
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60) as reply:
+        assert reply.status == 200 and b"soulsync_http_requests_total" in reply.read()
+    listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    local = {fields[1] for fields in listening if fields[3] == "0A"}  # LISTEN
+    assert f"0100007F:{metrics_port:04X}" in local  # 127.0.0.1 only
+    assert f"00000000:{metrics_port:04X}" not in local
