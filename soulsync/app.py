@@ -34,6 +34,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     screener = load_screener(app)
     api.init_app(app, screener, count_screenings(screener))
+    observability.count_requests(app)  # once every route is known
     return app
 
 

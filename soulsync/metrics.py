@@ -1,12 +1,21 @@
-"""Prometheus metrics, correct across gunicorn workers through prometheus-client's
-multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py sets it)."""
+"""Prometheus metrics, summed over gunicorn workers.
+
+What changes with every request (requests by endpoint, method and status, their latency, and
+the drift counts of what is screened) is added into small arrays of this process's own: a few
+array adds per request, no lock file and no write per count. Under gunicorn each array is a
+memory map in PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py names a folder), one file per worker,
+and /metrics sums every worker's files through custom collectors, prometheus-client's public way
+to expose such values. What is set once per process (the model served, its load time) uses
+prometheus-client's own multiprocess mode.
+"""
 
 from __future__ import annotations
 
+import bisect
 import glob
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +23,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
     Gauge,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -25,17 +32,10 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from soulsync.inference.monitoring import CountLayout
 from soulsync.questionnaire import GROUPS, NEGATIVE_RESULT, POSITIVE_RESULT, QUESTIONS
 
-REQUESTS = Counter(
-    "soulsync_http_requests_total",
-    "HTTP requests by endpoint, method and status.",
-    ["endpoint", "method", "status"],
-)
-LATENCY = Histogram(
-    "soulsync_http_request_duration_seconds",
-    "Time to answer a request, by endpoint.",
-    ["endpoint"],
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The file ending of this module's arrays in the metrics folder (gunicorn.conf.py empties it).
+ARRAY_SUFFIX = ".counts"
+
 MODEL_INFO = Gauge(
     "soulsync_model_info",
     "The model served (value 1).",
@@ -47,7 +47,16 @@ MODEL_LOAD_SECONDS = Gauge(
     "Time to load and warm up the model (slowest worker).",
     multiprocess_mode="max",
 )
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: The methods that name themselves in metrics; any other a client invents counts as "other",
+#: so that clients cannot make new series without bound.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other")
+#: The statuses this service answers with; any other counts as "other".
+STATUSES = (
+    "200", "301", "302", "304", "307", "308", "400", "401", "403", "404", "405", "408", "413",
+    "414", "415", "422", "429", "431", "500", "501", "503", "other",
+)  # fmt: skip
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 def model_loaded(version: str, backend: str, seconds: float) -> None:
@@ -55,68 +64,119 @@ def model_loaded(version: str, backend: str, seconds: float) -> None:
     MODEL_LOAD_SECONDS.set(seconds)
 
 
-def exposition(live: LiveCounts | None = None) -> bytes:
-    """Every metric in Prometheus' text format, with the drift counts of `live`: all workers'
-    in multiprocess mode, this process's otherwise."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = CollectorRegistry()
-        registry.register(_Default())
-    if live is not None:
-        registry.register(live)
-    return generate_latest(registry)
+class SharedArray:
+    """A flat array this process adds to, and the sum of every worker's.
+
+    Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) it is a memory map, `<name>_<pid>.counts`;
+    a worker that has died still counts, as prometheus-client's counters do. Otherwise it lives
+    in memory. Threads of one worker add under one lock: an add is a microsecond.
+    """
+
+    def __init__(self, name: str, size: int, dtype: type = np.int64) -> None:
+        self.size, self.dtype = size, dtype
+        self.lock = threading.Lock()
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self._pattern: str | None = None
+        if folder:
+            self._pattern = str(Path(folder) / f"{name}_*{ARRAY_SUFFIX}")
+            path = Path(folder) / f"{name}_{os.getpid()}{ARRAY_SUFFIX}"
+            mapped = np.memmap(path, dtype=dtype, mode="w+", shape=(size,))
+            # A plain array over the same memory: a memmap's own indexing is twice as slow.
+            self.values: np.ndarray = mapped.view(np.ndarray)
+        else:
+            self.values = np.zeros(size, dtype=dtype)
+
+    def total(self) -> np.ndarray:
+        if self._pattern is None:
+            return self.values.copy()
+        total = np.zeros(self.size, dtype=self.dtype)
+        for path in glob.glob(self._pattern):
+            total += np.fromfile(path, dtype=self.dtype, count=self.size)
+        return total
 
 
-class _Default:
-    """This process's own metrics (the default registry), for a registry of several."""
+class RequestCounts:
+    """Requests by endpoint, method and status, and their latency by endpoint (a histogram).
+
+    The endpoints are the app's routes, known when it is built, and "unmatched"; methods and
+    statuses are the fixed lists above: whatever clients send, the series stay bounded.
+    """
+
+    def __init__(self, endpoints: Sequence[str]) -> None:
+        self.endpoints = [*endpoints, "unmatched"]
+        self._endpoint = {name: i for i, name in enumerate(self.endpoints)}
+        self._method = {name: i for i, name in enumerate(METHODS)}
+        self._status = {name: i for i, name in enumerate(STATUSES)}
+        e, m, s, b = len(self.endpoints), len(METHODS), len(STATUSES), len(LATENCY_BUCKETS) + 1
+        self._shape = (e, m, s)
+        self._offset = e * m * s
+        self._buckets = b
+        self.counts = SharedArray("requests", self._offset + e * b)
+        self.seconds = SharedArray("request_seconds", e, np.float64)
+
+    def record(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        e = self._endpoint.get(endpoint, len(self.endpoints) - 1)
+        m = self._method.get(method, len(METHODS) - 1)
+        s = self._status.get(str(status), len(STATUSES) - 1)
+        slot = (e * len(METHODS) + m) * len(STATUSES) + s
+        bucket = self._offset + e * self._buckets + bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        counts = self.counts.values
+        with self.counts.lock:
+            counts[slot] += 1
+            counts[bucket] += 1
+            self.seconds.values[e] += seconds
 
     def collect(self) -> Iterator[Metric]:
-        yield from REGISTRY.collect()
+        counts, seconds = self.counts.total(), self.seconds.total()
+        requests = CounterMetricFamily(
+            "soulsync_http_requests",
+            "HTTP requests by endpoint, method and status.",
+            labels=["endpoint", "method", "status"],
+        )
+        table = counts[: self._offset].reshape(self._shape)
+        for e, m, s in zip(*np.nonzero(table), strict=True):
+            requests.add_metric([self.endpoints[e], METHODS[m], STATUSES[s]], float(table[e, m, s]))
+        latency = HistogramMetricFamily(
+            "soulsync_http_request_duration_seconds",
+            "Time to answer a request, by endpoint.",
+            labels=["endpoint"],
+        )
+        buckets = counts[self._offset :].reshape(len(self.endpoints), self._buckets)
+        edges = [*(str(edge) for edge in LATENCY_BUCKETS), "+Inf"]
+        for e, endpoint in enumerate(self.endpoints):
+            if buckets[e].any():
+                cumulative = np.cumsum(buckets[e]).tolist()
+                latency.add_metric(
+                    [endpoint], list(zip(edges, cumulative, strict=True)), float(seconds[e])
+                )
+        yield from (requests, latency)
 
 
 class LiveCounts:
-    """This process's drift counts (answers, score bins and results per group, in a
-    CountLayout): a few adds per questionnaire into one small array, no per-count file write.
-
-    Under gunicorn the array is a memory map in the metrics folder, one file per worker, so
-    that /metrics and /monitoring sum every worker's; otherwise it lives in memory. Only
-    counts: nothing here can tell one person's answers from another's.
-    """
+    """What the screener has seen: answers, score bins and results per group, in a CountLayout.
+    Only counts: nothing here can tell one person's answers from another's."""
 
     def __init__(self, layout: CountLayout, version: str) -> None:
         self.layout = layout
         self.version = version
-        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        self._pattern = None
-        if folder:
-            name = f"live_{version}_{os.getpid()}.counts"
-            self._pattern = str(Path(folder) / f"live_{version}_*.counts")
-            self._counts = np.memmap(
-                Path(folder) / name, dtype=np.int64, mode="w+", shape=(layout.size,)
-            )
-        else:
-            self._counts = np.zeros(layout.size, dtype=np.int64)
-        # Threads of one worker add to the same array; an add is a few microseconds.
-        self._lock = threading.Lock()
+        self._array = SharedArray(f"live_{version}", layout.size)
 
     def add(self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> None:
-        slots = self.layout.slots(answers, probabilities, flagged)
-        with self._lock:
-            np.add.at(self._counts, slots, 1)
+        if len(answers) == 1:  # the common case, in plain Python: numpy costs more for one row
+            slots = self.layout.slots_of_one(
+                answers[0].tolist(), float(probabilities[0]), bool(flagged[0])
+            )
+        else:
+            slots = self.layout.slots(answers, probabilities, flagged)
+        values = self._array.values
+        with self._array.lock:
+            np.add.at(values, slots, 1)
 
     def total(self) -> np.ndarray:
         """Every worker's counts summed (this process's alone outside gunicorn)."""
-        if self._pattern is None:
-            return self._counts.copy()
-        total = np.zeros(self.layout.size, dtype=np.int64)
-        for path in glob.glob(self._pattern):
-            total += np.fromfile(path, dtype=np.int64, count=self.layout.size)
-        return total
+        return self._array.total()
 
     def collect(self) -> Iterator[Metric]:
-        """The counts as Prometheus metrics (a custom collector's `collect`)."""
         counts = self.total()
         answers = CounterMetricFamily(
             "soulsync_answers",
@@ -146,3 +206,24 @@ class LiveCounts:
             results.add_metric([self.version, group, NEGATIVE_RESULT], seen.negative)
             results.add_metric([self.version, group, POSITIVE_RESULT], seen.positive)
         yield from (answers, scores, results)
+
+
+class _ProcessMetrics:
+    """prometheus-client's own metrics of this process (outside gunicorn)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def exposition(*collectors: RequestCounts | LiveCounts | None) -> bytes:
+    """Every metric in Prometheus' text format: prometheus-client's (all workers' in
+    multiprocess mode) and `collectors`'."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ProcessMetrics())
+    for collector in collectors:
+        if collector is not None:
+            registry.register(collector)
+    return generate_latest(registry)

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
 from soulsync.logs import configure_logging
-from soulsync.metrics import LATENCY, REQUESTS
+from soulsync.metrics import METHODS, RequestCounts
 
-#: The methods that name themselves in metrics; any other a client invents counts as "other",
-#: so that clients cannot make new series without bound.
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+EXTENSION = "soulsync.requests"
 #: Probes and scrapes that succeed are counted but not logged: they would drown the log.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -35,7 +33,7 @@ access_logger = logging.getLogger("soulsync.access")
 def _new_request_id() -> str:
     """The client's X-Request-ID if it is a plain short token, otherwise a new one."""
     sent = request.headers.get(REQUEST_ID_HEADER, "")
-    return sent if _PLAIN_TOKEN.fullmatch(sent) else uuid.uuid4().hex
+    return sent if _PLAIN_TOKEN.fullmatch(sent) else secrets.token_hex(16)
 
 
 def request_id() -> str:
@@ -63,29 +61,32 @@ def log_fields(**fields: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """JSON log lines on stdout; time every request, echo its id, write its access line and
-    count it."""
+    count it (see count_requests)."""
     configure_logging(app.config["LOG_LEVEL"])
 
     @app.before_request
     def start_request() -> None:
-        # Set afresh: an app context (and its g) can outlive one request, in tests.
-        g.started = time.perf_counter()
-        g.request_id = _new_request_id()
-        g.log_fields = {}
+        # Set afresh: an app context (and its g) can outlive one request, in tests. Flask
+        # documents _get_current_object() as the way to the object behind a proxy: each use of
+        # the proxy itself costs a look-up.
+        context = g._get_current_object()
+        context.started = time.perf_counter()
+        context.request_id = _new_request_id()
+        context.log_fields = {}
 
     @app.after_request
     def finish(response: Response) -> Response:
-        # The context-local proxies are resolved once: each use of one costs a look-up.
         current, context = request._get_current_object(), g._get_current_object()
         seconds = time.perf_counter() - context.get("started", time.perf_counter())
         identifier = context.get("request_id") or request_id()
         response.headers.add(REQUEST_ID_HEADER, identifier)
         rule = current.url_rule.rule if current.url_rule else "unmatched"
         method, status = current.method, response.status_code
-        if method not in KNOWN_METHODS:
+        if method not in METHODS:
             method = "other"
-        REQUESTS.labels(rule, method, str(status)).inc()
-        LATENCY.labels(rule).observe(seconds)
+        counts = current_app.extensions.get(EXTENSION)
+        if counts is not None:
+            counts.record(rule, method, status, seconds)
         if rule in QUIET_PATHS and status < 400:
             return response
         fields = {
@@ -103,5 +104,29 @@ def init_app(app: Flask) -> None:
             **context.get("log_fields", {}),
         }
         level = logging.ERROR if status >= 500 else logging.INFO
-        access_logger.log(level, "%s %s %s", method, rule, status, extra={"fields": fields})
+        if access_logger.isEnabledFor(level):
+            # makeRecord and handle, not log(): log() also walks the stack to find the caller,
+            # which the line does not show.
+            record = access_logger.makeRecord(
+                access_logger.name,
+                level,
+                __file__,
+                0,
+                "%s %s %s",
+                (method, rule, status),
+                None,
+                extra={"fields": fields},
+            )
+            access_logger.handle(record)
         return response
+
+
+def count_requests(app: Flask) -> RequestCounts:
+    """Count every request by route, method and status, once every route is known."""
+    counts = RequestCounts(sorted({rule.rule for rule in app.url_map.iter_rules()}))
+    app.extensions[EXTENSION] = counts
+    return counts
+
+
+def request_counts() -> RequestCounts | None:
+    return current_app.extensions.get(EXTENSION)

@@ -245,6 +245,22 @@ QUESTIONS: tuple[Question, ...] = (
     ),
 )
 
+
+def read_answers(body: object) -> dict[str, int] | None:
+    """All ten answers of a questionnaire as codes (keys beyond the ten ignored), or None if
+    any is missing or not allowed: exactly what the API's Questionnaire schema accepts, read
+    without it (the schema then names what is wrong)."""
+    if not isinstance(body, dict):
+        return None
+    answers = {}
+    for question in QUESTIONS:
+        code = question.read(body.get(question.key))
+        if code is None:
+            return None
+        answers[question.key] = code
+    return answers
+
+
 #: The wire keys in the model's input order.
 KEYS: tuple[str, ...] = tuple(question.key for question in QUESTIONS)
 BY_KEY: dict[str, Question] = {question.key: question for question in QUESTIONS}

@@ -29,5 +29,7 @@ def security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    CORS(app, origins=cors_origins(app.config["CORS_ORIGINS"]))
+    # always_send=False: no CORS work on requests without an Origin header (servers, probes):
+    # only browsers need CORS headers, and they always send Origin across origins.
+    CORS(app, origins=cors_origins(app.config["CORS_ORIGINS"]), always_send=False)
     app.after_request(security_headers)

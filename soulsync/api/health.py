@@ -8,7 +8,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from soulsync import metrics
+from soulsync import metrics, observability
 from soulsync.api.schemas import HealthSchema, ReadySchema
 from soulsync.api.state import state
 
@@ -65,4 +65,5 @@ class MetricsView(MethodView):
         port = current_app.config["METRICS_PORT"]
         if port and request.environ.get("SERVER_PORT") != str(port):
             abort(404, message="The requested URL was not found on the server.")
-        return Response(metrics.exposition(state().live), mimetype=metrics.CONTENT_TYPE)
+        text = metrics.exposition(observability.request_counts(), state().live)
+        return Response(text, mimetype=metrics.CONTENT_TYPE)

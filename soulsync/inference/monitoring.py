@@ -8,6 +8,7 @@ distribution against its reference: each question's answers, the scores, and the
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ class CountLayout:
         self.per_group = self.answer_slots + self.score_slots + 2
         self.size = self.per_group * len(GROUPS)
         self._group_column = KEYS.index(GROUP_KEY)
+        self._offsets = self.question_offsets.tolist()
+        self._lows = self.min_codes.tolist()
 
     def slots(self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray):
         """The slots to add one to, for (n, 10) answers (wire codes), their scores and results."""
@@ -84,6 +87,18 @@ class CountLayout:
         score = base + self.answer_slots + score_bins(self.score_edges, probabilities)
         result = base + self.answer_slots + self.score_slots + flagged.astype(np.int64)
         return np.concatenate([answer.ravel(), score, result])
+
+    def slots_of_one(self, answers: list[int], probability: float, flagged: bool) -> list[int]:
+        """`slots` for one questionnaire, in plain Python."""
+        base = answers[self._group_column] * self.per_group
+        slots = [
+            base + offset + code - low
+            for offset, code, low in zip(self._offsets, answers, self._lows, strict=True)
+        ]
+        scores = base + self.answer_slots
+        slots.append(scores + bisect.bisect_left(self.score_edges, probability))
+        slots.append(scores + self.score_slots + int(flagged))
+        return slots
 
     def count(
         self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray

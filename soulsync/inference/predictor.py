@@ -44,10 +44,13 @@ class Predictor:
         self.backend = backend
         self.top_factors = top_factors
         self._reference_codes = [references[key] for key in KEYS]
-        self._references = np.array(self._reference_codes, dtype=np.float32)
-        # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced.
-        self._swapped_columns = np.arange(len(KEYS))
-        self._swapped_rows = self._swapped_columns + 1
+        # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced by its
+        # reference: where _SWAPPED is True, the block takes _REFERENCES.
+        width = len(KEYS)
+        self._swapped = np.vstack([np.zeros((1, width), bool), np.eye(width, dtype=bool)])
+        self._references = np.broadcast_to(
+            np.array(self._reference_codes, dtype=np.float32), (width + 1, width)
+        )
 
     def predict(self, answers: Sequence[Mapping[str, int]]) -> Predictions:
         """Score each questionnaire and attribute its score, all in one model call.
@@ -58,9 +61,7 @@ class Predictor:
         count, width = len(answers), len(KEYS)
         rows = [[a[key] for key in KEYS] for a in answers]
         codes = np.array(rows, dtype=np.int64)
-        variants = np.repeat(codes.astype(np.float32), width + 1, axis=0)
-        variants = variants.reshape(count, width + 1, width)
-        variants[:, self._swapped_rows, self._swapped_columns] = self._references
+        variants = np.where(self._swapped, self._references, codes[:, None, :].astype(np.float32))
         scores = self.backend.predict(variants.reshape(-1, width)).reshape(count, width + 1)
         effects = scores[:, :1] - scores[:, 1:]
         order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, : self.top_factors]

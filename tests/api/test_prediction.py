@@ -284,3 +284,16 @@ def test_each_reply_applies_its_groups_threshold(client) -> None:
         band_starts = [rule["threshold"], *rule["band_starts"]]
         level = sum(reply["probability"] >= start for start in band_starts)
         assert reply["risk_level"] == ["low", "moderate", "high", "very_high"][level]
+
+
+def test_no_view_is_async(app) -> None:
+    """ServiceFlask.ensure_sync returns views as they are: that is right only while none is
+    async."""
+    import inspect
+
+    for name, view in app.view_functions.items():
+        functions = [getattr(view, "view_class", None), view]
+        for owner in functions:
+            for attribute in ("get", "post", "put", "patch", "delete", "__call__"):
+                function = getattr(owner, attribute, None)
+                assert not inspect.iscoroutinefunction(function), (name, attribute)

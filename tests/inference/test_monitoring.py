@@ -54,3 +54,16 @@ def test_few_questionnaires_withhold_every_share() -> None:
     assert students.questionnaires == n and students.flagged_share is None
     assert {figure.status for figure in students.figures} == {Status.TOO_FEW}
     assert {figure.psi for figure in students.figures} == {None}
+
+
+def test_the_one_questionnaire_path_counts_the_same_slots() -> None:
+    layout = CountLayout(CARD.reference.score_edges)
+    rng = np.random.default_rng(0)
+    edges = [*layout.score_edges, 0.0, 1.0]
+    for _ in range(500):
+        answers = np.array([[rng.integers(q.min_code, q.max_code + 1) for q in QUESTIONS]])
+        probability = np.array([rng.choice([rng.random(), *edges])])
+        flagged = rng.random(1) < 0.5
+        expected = layout.slots(answers, probability, flagged).tolist()
+        one = layout.slots_of_one(answers[0].tolist(), float(probability[0]), bool(flagged[0]))
+        assert sorted(one) == sorted(expected)
