@@ -1,7 +1,7 @@
 """gunicorn settings, read by `gunicorn --config gunicorn.conf.py wsgi:app`.
 
 The values come from the server settings of soulsync/config.py (PORT, WEB_CONCURRENCY,
-GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, PROMETHEUS_MULTIPROC_DIR),
+GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, PROMETHEUS_MULTIPROC_DIR),
 documented in docs/configuration.md.
 """
 
@@ -10,8 +10,6 @@ import os
 import shutil
 import sys
 import tempfile
-
-from gunicorn.glogging import Logger
 
 from soulsync.config import ConfigError, from_environment, server_settings
 
@@ -27,27 +25,21 @@ bind = [f"0.0.0.0:{_settings['PORT']}"]
 if _metrics_port:
     bind.append(f"127.0.0.1:{_metrics_port}")
 workers = _settings["WEB_CONCURRENCY"]
-threads = _settings["GUNICORN_THREADS"]
-worker_class = "gthread"
+# gevent, with a deadline per request (soulsync/server.py says why): a connection costs a
+# greenlet, so slow clients cannot hold the workers.
+worker_class = "soulsync.server.ServiceWorker"
+worker_connections = _settings["GUNICORN_WORKER_CONNECTIONS"]
 timeout = _settings["GUNICORN_TIMEOUT"]
 # Cloud Run sends SIGTERM, then SIGKILL 10 s later: in-flight requests get 8 s to finish.
 graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
+# Also the most a client gets to send a request's head (the gevent worker reads it under it).
 keepalive = 5
 # The app writes its own access line per request (JSON, no bodies): gunicorn's is off, and its
 # own messages are JSON lines too.
 accesslog = None
 
 
-class AppLogsAccess(Logger):
-    """gunicorn's logger without its access line. With a logging config present, stock gunicorn
-    builds every request's access-log fields even when nothing will print them (7 % of a
-    worker's time, measured with py-spy)."""
-
-    def access(self, resp, req, environ, request_time):
-        pass
-
-
-logger_class = AppLogsAccess
+logger_class = "soulsync.server.ServerLog"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

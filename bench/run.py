@@ -1,19 +1,30 @@
-"""The benchmark behind `make bench`: the service with its default (LiteRT) backend, the same
-service with the Keras backend, and a floor (a bare Flask app that parses the same JSON and
-returns a constant), each under the same gunicorn settings, loaded by wrk on loopback.
+"""The benchmark behind `make bench`.
 
-For each: requests per second, p50/p90/p99 latency, errors, cold start (process start to the
-first 200 from /readyz) and resident memory per worker after the run. For both backends also
-the median time of POST /predict/batch with 1,000 questionnaires and of one predictor call
-alone. Prints a table with the ratios and writes the raw figures as JSON. Bounded: every run
-has a fixed duration and every wait a timeout.
+Under gunicorn with this repository's gunicorn.conf.py (the gevent worker, one worker per CPU
+of this machine), loaded by wrk on loopback: the service with its default (LiteRT) backend and
+a floor (a bare Flask app that parses the same JSON and returns a constant), side by side in
+alternating rounds; then the same service with the Keras backend, and the old service's way of
+serving (Keras model.predict per request). For each: requests per second, p50/p90/p99 latency,
+the CPU time of the server's processes per request (steadier than req/s on a shared machine),
+errors, cold start (process start to the first 200 from /readyz) and resident memory per
+worker. For the service also the median time of a batch of 1,000 and, in-process (the WSGI app
+called directly, no HTTP): its cost per request against the floor's, and the share of it the
+live drift counts take.
+
+`--matrix` adds the worker models side by side (gevent and gthread, 1 and 2 workers) on 1 CPU
+and on 2 CPUs (the server pinned with taskset, wrk on another core), service and floor.
+
+Prints a table with the goals and writes the raw figures, every round included, as JSON.
+Bounded: every run has a fixed duration and every wait a timeout.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
+import logging
 import os
 import platform
 import re
@@ -30,22 +41,25 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR, TFLITE_FILE  # noqa: E402
+from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR  # noqa: E402
 from soulsync.questionnaire import CONTRACT_EXAMPLE  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 BODY = json.dumps(CONTRACT_EXAMPLE)
 BATCH_BODY = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * 1000}).encode()
-#: The same gunicorn settings for every case: the production config file, 2 workers x 4 threads.
-GUNICORN_ENV = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}
+CPUS = os.cpu_count() or 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: The same gunicorn settings for every case: the production config file, a worker per CPU.
+GUNICORN_ENV = {"WEB_CONCURRENCY": str(CPUS)}
 CASES = {
     "service (LiteRT)": {"app": "wsgi:app", "env": {}},
+    "floor (bare Flask)": {"app": "floor_app:app", "env": {}, "chdir": "bench"},
     "service (Keras)": {
         "app": "wsgi:app",
         "env": {"SOULSYNC_MODEL_PATH": str(SHIPPED_MODEL_DIR / KERAS_FILE)},
     },
-    "floor (bare Flask)": {"app": "floor_app:app", "env": {}, "chdir": "bench"},
     "Keras model.predict": {"app": "keras_predict_app:app", "env": {}, "chdir": "bench"},
 }
 #: Groups measured together, in turn, round after round (the order rotating), so that a slow
@@ -57,16 +71,15 @@ GROUPS = (
     ("service (Keras)",),
     ("Keras model.predict",),
 )
+#: Worker models for --matrix: command-line settings over gunicorn.conf.py's.
+WORKER_MODELS = {
+    "gevent 1 worker (default)": ["-w", "1"],
+    "gevent 2 workers": ["-w", "2"],
+    "gthread 1 x 8 threads": ["-k", "gthread", "-w", "1", "--threads", "8"],
+    "gthread 2 x 4 threads": ["-k", "gthread", "-w", "2", "--threads", "4"],
+}
 ROUNDS = 5
 WARM_UP_SECONDS = 3
-GOALS = {
-    "throughput vs floor": 0.6,
-    "throughput vs Keras": 50.0,
-    "p99 ms": 10.0,
-    "cold start s": 1.5,
-    "RSS per worker MB": 100.0,
-    "batch of 1,000 ms": 50.0,
-}
 
 
 def free_port() -> int:
@@ -94,43 +107,101 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def to_ms(text: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, seconds: int) -> dict[str, Any]:
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            "-c8",
-            f"-d{seconds}s",
-            "--latency",
-            "--timeout",
-            "5s",
-            "-s",
-            str(ROOT / "bench" / "post.lua"),
-            url,
-        ],
-        env={**os.environ, "BODY": BODY},
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-    )
-    out = result.stdout
-    latency = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M)}
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    errors += int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    return {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
-        "requests": int(re.search(r"(\d+) requests in", out)[1]),
-        "p50_ms": latency["50"],
-        "p90_ms": latency["90"],
-        "p99_ms": latency["99"],
-        "errors": errors,
-    }
+class Server:
+    """One case's gunicorn, started alone so that its cold start is its own."""
+
+    def __init__(
+        self,
+        name: str,
+        case: dict[str, Any],
+        log_dir: Path,
+        extra: list[str] | None = None,
+        cpus: str | None = None,
+    ) -> None:
+        self.name, self.case, self.port = name, case, free_port()
+        command = [str(GUNICORN), "--config", str(ROOT / "gunicorn.conf.py"), *(extra or [])]
+        if "chdir" in case:
+            command += ["--chdir", str(ROOT / case["chdir"])]
+        if cpus:
+            command = ["taskset", "-c", cpus, *command]
+        self.log = (log_dir / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}.log").open("w")
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [*command, case["app"]],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **GUNICORN_ENV, **case["env"], "PORT": str(self.port)},
+        )
+        deadline = started + 60
+        while not ready(f"http://127.0.0.1:{self.port}/readyz"):
+            if time.perf_counter() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{name} did not become ready; see {self.log.name}")
+            time.sleep(0.005)
+        self.cold_start = time.perf_counter() - started
+        self.url = f"http://127.0.0.1:{self.port}/predict"
+        print(f"  {name}: ready in {self.cold_start:.2f} s", flush=True)
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *children(self.process.pid)]
+
+    def wrk(self, seconds: int, wrk_cpus: str | None = None) -> dict[str, Any]:
+        """One wrk run (2 threads, 8 connections) posting the contract example, with the CPU
+        time the server's processes spent on it."""
+        command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+        command += ["-s", str(ROOT / "bench" / "post.lua"), self.url]
+        if wrk_cpus:
+            command = ["taskset", "-c", wrk_cpus, *command]
+        pids = self.pids()
+        cpu_before = cpu_seconds(pids)
+        result = subprocess.run(
+            command,
+            env={**os.environ, "BODY": BODY},
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
+        )
+        cpu = cpu_seconds(pids) - cpu_before
+        out = result.stdout
+        latency = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M)}
+        errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+        errors += int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+        requests = int(re.search(r"(\d+) requests in", out)[1])
+        return {
+            "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+            "requests": requests,
+            "p50_ms": latency["50"],
+            "p90_ms": latency["90"],
+            "p99_ms": latency["99"],
+            "cpu_us_per_request": cpu / max(requests, 1) * 1e6,
+            "errors": errors,
+        }
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
 
 
 def batch_median_ms(port: int, calls: int = 30) -> float:
@@ -156,48 +227,13 @@ def batch_median_ms(port: int, calls: int = 30) -> float:
     return statistics.median(times)
 
 
-class Server:
-    """One case's gunicorn, started alone so that its cold start is its own."""
-
-    def __init__(self, name: str, case: dict[str, Any], log_dir: Path) -> None:
-        self.name, self.case, self.port = name, case, free_port()
-        command = [str(GUNICORN), "--config", str(ROOT / "gunicorn.conf.py")]
-        if "chdir" in case:
-            command += ["--chdir", str(ROOT / case["chdir"])]
-        self.log = (log_dir / f"{re.sub(r'[^a-z]+', '-', name.lower())}.log").open("w")
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [*command, case["app"]],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **GUNICORN_ENV, **case["env"], "PORT": str(self.port)},
-        )
-        deadline = started + 60
-        while not ready(f"http://127.0.0.1:{self.port}/readyz"):
-            if time.perf_counter() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"{name} did not become ready; see {self.log.name}")
-            time.sleep(0.005)
-        self.cold_start = time.perf_counter() - started
-        self.url = f"http://127.0.0.1:{self.port}/predict"
-        print(f"  {name}: ready in {self.cold_start:.2f} s", flush=True)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+MEDIAN_FIGURES = ("requests_per_second", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request")
 
 
 def summarize(server: Server, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Median of the rounds for each figure; errors summed; memory after the last round."""
     figures: dict[str, Any] = {
-        key: statistics.median(r[key] for r in rounds)
-        for key in ("requests_per_second", "p50_ms", "p90_ms", "p99_ms")
+        key: statistics.median(r[key] for r in rounds) for key in MEDIAN_FIGURES
     }
     figures["errors"] = sum(r["errors"] for r in rounds)
     figures["requests"] = sum(r["requests"] for r in rounds)
@@ -209,15 +245,130 @@ def summarize(server: Server, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return figures
 
 
+def run_group(
+    names: list[str],
+    cases: dict[str, dict[str, Any]],
+    logs: Path,
+    seconds: int,
+    rounds: int,
+    extra: list[str] | None = None,
+    cpus: str | None = None,
+    wrk_cpus: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Start the group's servers, warm them up, run the rounds in rotating order."""
+    servers: list[Server] = []
+    try:
+        for name in names:
+            servers.append(Server(name, cases[name], logs, extra, cpus))
+        for server in servers:
+            server.wrk(WARM_UP_SECONDS, wrk_cpus)
+        results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+        for number in range(rounds):
+            turn = number % len(servers)
+            for server in servers[turn:] + servers[:turn]:
+                results[server.name].append(server.wrk(seconds, wrk_cpus))
+            print(f"  {' + '.join(names)}: round {number + 1}/{rounds}", flush=True)
+        return {server.name: summarize(server, results[server.name]) for server in servers}
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# --- in-process ------------------------------------------------------------------------------
+
+
+def _environ(body: bytes) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/predict",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": "127.0.0.1:8080",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def _per_request_us(app: Any, calls: int) -> float:
+    body = BODY.encode()
+    statuses: list[str] = []
+    started = time.perf_counter()
+    for _ in range(calls):
+        result = app(_environ(body), lambda status, headers, exc=None: statuses.append(status))
+        b"".join(result)
+        getattr(result, "close", lambda: None)()
+    elapsed = time.perf_counter() - started
+    if any(not status.startswith("200") for status in statuses):
+        raise RuntimeError(f"in-process calls answered {set(statuses)}")
+    return elapsed / calls * 1e6
+
+
+def in_process(rounds: int = 9, calls: int = 2000) -> dict[str, float]:
+    """Microseconds per POST /predict called as a WSGI app, service and floor in alternating
+    rounds (the service in gunicorn's metrics mode, its access line written to /dev/null), and
+    the same service without its live drift counts."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="soulsync-bench-metrics-")
+    import floor_app
+
+    from soulsync.api.state import EXTENSION
+    from soulsync.app import create_app
+
+    service = create_app()
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
+    for handler in logging.getLogger("soulsync").handlers:
+        handler.setStream(devnull)
+    screener = service.extensions[EXTENSION].screener
+    observer = screener.observer
+
+    def without_counts(environ: dict, start_response: Any) -> Any:
+        screener.observer = None
+        try:
+            return service(environ, start_response)
+        finally:
+            screener.observer = observer
+
+    apps = {"service": service, "floor": floor_app.app, "service without counts": without_counts}
+    samples: dict[str, list[float]] = {name: [] for name in apps}
+    for app in apps.values():
+        _per_request_us(app, 300)  # warm-up
+    for number in range(rounds):
+        names = list(apps)
+        turn = number % len(names)
+        for name in names[turn:] + names[:turn]:
+            samples[name].append(_per_request_us(apps[name], calls))
+    figures = {f"{name} us": statistics.median(values) for name, values in samples.items()}
+    paired = [s / f for s, f in zip(samples["service"], samples["floor"], strict=True)]
+    counts = [
+        (s - w) / s
+        for s, w in zip(samples["service"], samples["service without counts"], strict=True)
+    ]
+    figures["ratio to floor"] = statistics.median(paired)
+    figures["live counts share"] = statistics.median(counts)
+    return figures
+
+
 def predictor_call_us(path: Path, calls: int) -> dict[str, float]:
-    """One predictor call (11 model rows: the answers and their 10 attributions) and one bare
-    model call (1 row), in-process, median microseconds."""
-    from soulsync.inference.predictor import Predictor
+    """One screening (11 model rows: the answers and their 10 attributions) and one bare model
+    call (1 row), in-process, median microseconds."""
+    import numpy as np
 
-    predictor = Predictor.load(path)
-    row = [[float(CONTRACT_EXAMPLE[k]) for k in CONTRACT_EXAMPLE]]
+    from soulsync.inference.screening import Screener
 
-    def median_us(function) -> float:
+    screener = Screener.load(path)
+    rows = np.array([[float(CONTRACT_EXAMPLE[k]) for k in CONTRACT_EXAMPLE]], dtype=np.float32)
+
+    def median_us(function: Any) -> float:
         for _ in range(20):
             function()
         samples = []
@@ -227,24 +378,95 @@ def predictor_call_us(path: Path, calls: int) -> dict[str, float]:
             samples.append((time.perf_counter() - started) * 1e6)
         return statistics.median(samples)
 
-    import numpy as np
-
-    rows = np.array(row, dtype=np.float32)
     return {
-        "predictor_call_us": median_us(lambda: predictor.predict([CONTRACT_EXAMPLE])),
-        "model_call_us": median_us(lambda: predictor.backend.predict(rows)),
+        "screening_us": median_us(lambda: screener.screen([CONTRACT_EXAMPLE])),
+        "model_call_us": median_us(lambda: screener.predictor.backend.predict(rows)),
     }
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def goals(results: dict[str, Any]) -> dict[str, tuple[float, str, float]]:
+    lite, floor = results["cases"]["service (LiteRT)"], results["cases"]["floor (bare Flask)"]
+    paired = [
+        a["requests_per_second"] / b["requests_per_second"]
+        for a, b in zip(lite["rounds"], floor["rounds"], strict=True)
+    ]
+    cpu = [
+        a["cpu_us_per_request"] / b["cpu_us_per_request"]
+        for a, b in zip(lite["rounds"], floor["rounds"], strict=True)
+    ]
+    inproc = results["in_process"]
+    return {
+        "throughput vs floor": (statistics.median(paired), ">=", 0.7),
+        "CPU per request vs floor": (statistics.median(cpu), "<=", 1.5),
+        "in-process cost vs floor": (inproc["ratio to floor"], "<=", 2.0),
+        "p99 vs floor's x 2": (lite["p99_ms"] / (2 * floor["p99_ms"]), "<=", 1.0),
+        "live counts share": (inproc["live counts share"], "<=", 0.05),
+        "cold start s": (lite["cold_start_s"], "<", 1.5),
+        "RSS per worker MB": (max(lite["rss_per_worker_mb"]), "<", 100.0),
+        "batch of 1,000 ms": (lite["batch_1000_median_ms"], "<", 50.0),
+    }
+
+
+def table(cases: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{'':28s}{'req/s':>8s}{'(rounds min-max)':>18s}{'p50 ms':>8s}{'p99 ms':>8s}"
+        f"{'CPU us/req':>11s}{'errors':>7s}{'cold s':>7s}{'RSS/worker MB':>14s}"
+        f"{'batch 1k ms':>12s}",
+    ]
+    for name, c in cases.items():
+        batch = f"{c['batch_1000_median_ms']:.1f}" if "batch_1000_median_ms" in c else "-"
+        rss = "/".join(f"{r:.0f}" for r in c["rss_per_worker_mb"])
+        each = [r["requests_per_second"] for r in c["rounds"]]
+        spread = f"({min(each):.0f}-{max(each):.0f})"
+        lines.append(
+            f"{name:28s}{c['requests_per_second']:8.0f}{spread:>18s}{c['p50_ms']:8.2f}"
+            f"{c['p99_ms']:8.2f}{c['cpu_us_per_request']:11.0f}{c['errors']:7d}"
+            f"{c['cold_start_s']:7.2f}{rss:>14s}{batch:>12s}"
+        )
+    return lines
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = ["", f"wrk on loopback, gunicorn.conf.py with WEB_CONCURRENCY={CPUS}:"]
+    lines += table(results["cases"])
+    lines.append("")
+    for backend, p in results["predictor"].items():
+        lines.append(
+            f"screening alone, {backend:7s}: {p['screening_us']:8.1f} us (11 model rows); "
+            f"model call {p['model_call_us']:8.1f} us (1 row)"
+        )
+    inproc = results["in_process"]
+    lines.append(
+        f"in-process POST /predict: service {inproc['service us']:.0f} us, floor "
+        f"{inproc['floor us']:.0f} us, service without live counts "
+        f"{inproc['service without counts us']:.0f} us"
+    )
+    for title, matrix in results.get("matrix", {}).items():
+        lines += ["", title]
+        lines += table(matrix)
+    lines.append("")
+    for goal, (value, op, target) in results["goals"].items():
+        met = {">=": value >= target, "<=": value <= target, "<": value < target}[op]
+        lines.append(
+            f"{goal:26s}{value:9.3f}  goal {op} {target:<6g} {'met' if met else 'NOT met'}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration of each round")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--matrix", action="store_true", help="also compare worker models")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
 
     results: dict[str, Any] = {
         "machine": {
-            "cpus": os.cpu_count(),
+            "cpus": CPUS,
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
@@ -252,96 +474,44 @@ def main() -> int:
             "gunicorn": GUNICORN_ENV,
             "wrk": "-t2 -c8 --latency",
             "seconds_per_round": args.seconds,
-            "rounds": ROUNDS,
+            "rounds": args.rounds,
             "warm_up_seconds": WARM_UP_SECONDS,
         },
         "cases": {},
     }
-    print(f"benchmark: {len(CASES)} cases, {ROUNDS} rounds of {args.seconds} s each", flush=True)
+    print(f"benchmark: {len(CASES)} cases, {args.rounds} rounds of {args.seconds} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="soulsync-bench-") as logs:
         for group in GROUPS:
-            servers: list[Server] = []
-            try:
-                for name in group:
-                    servers.append(Server(name, CASES[name], Path(logs)))
-                for server in servers:
-                    run_wrk(server.url, WARM_UP_SECONDS)  # warm-up, not recorded
-                rounds: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
-                for number in range(ROUNDS):
-                    for server in (
-                        servers[number % len(servers) :] + servers[: number % len(servers)]
-                    ):
-                        rounds[server.name].append(run_wrk(server.url, args.seconds))
-                    print(f"  {' + '.join(group)}: round {number + 1}/{ROUNDS}", flush=True)
-                for server in servers:
-                    results["cases"][server.name] = summarize(server, rounds[server.name])
-            finally:
-                for server in servers:
-                    server.stop()
+            results["cases"] |= run_group(list(group), CASES, Path(logs), args.seconds, args.rounds)
+        if args.matrix:
+            pair = ["service (LiteRT)", "floor (bare Flask)"]
+            layouts = {"1 CPU (server on CPU 0, wrk on CPU 1)": ("0", "1"), "2 CPUs": (None, None)}
+            results["matrix"] = {}
+            for title, (cpus, wrk_cpus) in layouts.items():
+                matrix: dict[str, Any] = {}
+                for model, extra in WORKER_MODELS.items():
+                    named = {f"{model}: {n.split(' ')[0]}": CASES[n] for n in pair}
+                    matrix |= run_group(
+                        list(named), named, Path(logs), args.seconds, 3, extra, cpus, wrk_cpus
+                    )
+                results["matrix"][title] = matrix
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    results["in_process"] = in_process()
     results["predictor"] = {
-        "LiteRT": predictor_call_us(SHIPPED_MODEL_DIR / TFLITE_FILE, 2000),
+        "LiteRT": predictor_call_us(SHIPPED_MODEL_DIR / "model.tflite", 2000),
         "Keras": predictor_call_us(SHIPPED_MODEL_DIR / KERAS_FILE, 200),
     }
-
-    lite, keras_, floor, predict_each = (results["cases"][n] for n in CASES)
-    # Service and floor ran in the same rounds: the ratio round by round, then the median.
-    paired = [
-        a["requests_per_second"] / b["requests_per_second"]
-        for a, b in zip(lite["rounds"], floor["rounds"], strict=True)
-    ]
+    lite = results["cases"]["service (LiteRT)"]
     results["ratios"] = {
-        "throughput vs floor": statistics.median(paired),
-        "throughput vs Keras": lite["requests_per_second"] / keras_["requests_per_second"],
-        "throughput vs Keras model.predict": (
-            lite["requests_per_second"] / predict_each["requests_per_second"]
-        ),
+        name: lite["requests_per_second"] / results["cases"][name]["requests_per_second"]
+        for name in ("service (Keras)", "Keras model.predict")
     }
-    results["goals"] = {
-        "throughput vs floor": (results["ratios"]["throughput vs floor"], ">=", 0.6),
-        "throughput vs Keras": (results["ratios"]["throughput vs Keras"], ">=", 50.0),
-        "p99 ms": (lite["p99_ms"], "<", 10.0),
-        "cold start s": (lite["cold_start_s"], "<", 1.5),
-        "RSS per worker MB": (max(lite["rss_per_worker_mb"]), "<", 100.0),
-        "batch of 1,000 ms": (lite["batch_1000_median_ms"], "<", 50.0),
-    }
+    results["goals"] = goals(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
+    print(report(results))
     print(f"\nraw figures: {args.out}")
     return 0
-
-
-def table(results: dict[str, Any]) -> str:
-    lines = [
-        "",
-        f"{'':20s}{'req/s':>9s}{'(rounds min-max)':>18s}{'p50 ms':>9s}{'p90 ms':>9s}"
-        f"{'p99 ms':>9s}{'errors':>8s}"
-        f"{'cold s':>8s}{'RSS/worker MB':>16s}{'batch 1k ms':>13s}",
-    ]
-    for name, c in results["cases"].items():
-        batch = f"{c['batch_1000_median_ms']:.1f}" if "batch_1000_median_ms" in c else "-"
-        rss = "/".join(f"{r:.0f}" for r in c["rss_per_worker_mb"])
-        each = [r["requests_per_second"] for r in c["rounds"]]
-        spread = f"({min(each):.0f}-{max(each):.0f})"
-        lines.append(
-            f"{name:20s}{c['requests_per_second']:9.0f}{spread:>18s}{c['p50_ms']:9.2f}"
-            f"{c['p90_ms']:9.2f}{c['p99_ms']:9.2f}{c['errors']:8d}"
-            f"{c['cold_start_s']:8.2f}{rss:>16s}{batch:>13s}"
-        )
-    lines.append("")
-    for backend, p in results["predictor"].items():
-        lines.append(
-            f"predictor call alone, {backend:7s}: {p['predictor_call_us']:9.1f} us "
-            f"(11 rows with attribution); model call {p['model_call_us']:9.1f} us (1 row)"
-        )
-    lines.append("")
-    for goal, (value, op, target) in results["goals"].items():
-        met = value >= target if op == ">=" else value < target
-        lines.append(
-            f"{goal:22s}{value:9.2f}  goal {op} {target:<6g} {'met' if met else 'NOT met'}"
-        )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -190,8 +190,18 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
 
 SERVER_SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", 8080, _positive_int, "Port gunicorn binds on 0.0.0.0 (Cloud Run sets it)."),
-    Setting("WEB_CONCURRENCY", 1, _positive_int, "gunicorn worker processes."),
-    Setting("GUNICORN_THREADS", 8, _positive_int, "Threads per worker."),
+    Setting(
+        "WEB_CONCURRENCY",
+        1,
+        _positive_int,
+        "gunicorn worker processes: one per CPU (Cloud Run gives 1 by default).",
+    ),
+    Setting(
+        "GUNICORN_WORKER_CONNECTIONS",
+        2000,
+        _positive_int,
+        "Connections one worker holds at once (each costs a greenlet and a file descriptor).",
+    ),
     Setting(
         "GUNICORN_TIMEOUT",
         30,

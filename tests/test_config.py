@@ -68,5 +68,5 @@ def test_every_setting_gunicorn_reads_is_defined_once() -> None:
 
 def test_server_settings_are_checked() -> None:
     assert server_settings({})["PORT"] == 8080
-    with pytest.raises(ConfigError, match="GUNICORN_THREADS"):
-        server_settings({"GUNICORN_THREADS": "0"})
+    with pytest.raises(ConfigError, match="GUNICORN_WORKER_CONNECTIONS"):
+        server_settings({"GUNICORN_WORKER_CONNECTIONS": "0"})

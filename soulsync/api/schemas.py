@@ -37,7 +37,7 @@ PREDICTION_EXAMPLE = {
     "probability": 0.795628,
     "threshold": 0.479641,
     "risk_level": "high",
-    "model_version": "664e51f2a9ad",
+    "model_version": "507341fa21ed",
     "factors": [
         {
             "key": "Pressure",

@@ -139,6 +139,15 @@ def in_background(function, *args, **kwargs) -> Future:
     return future
 
 
+def read_reply(client: socket.socket) -> tuple[int, bytes]:
+    """(status, body) of the one HTTP/1.1 reply on a connection the server closes after it."""
+    data = b""
+    while chunk := client.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
