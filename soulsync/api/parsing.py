@@ -58,7 +58,8 @@ def read_json_body(request: Request) -> Any:
     except HTTPException:
         raise  # the size limit's 413
     except Exception:  # the server's framing errors (a malformed chunked body, say)
-        abort(400, message="The request body could not be read.")
+        # Closed after the reply: what is left of the body cannot be read as the next request.
+        abort(400, message="The request body could not be read.", headers={"Connection": "close"})
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(data) >= limit:
         # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
