@@ -69,7 +69,8 @@ class SharedArray:
 
     Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) it is a memory map, `<name>_<pid>.counts`;
     a worker that has died still counts, as prometheus-client's counters do. Otherwise it lives
-    in memory. Threads of one worker add under one lock: an add is a microsecond.
+    in memory. Adds hold a lock: the gevent worker runs one greenlet at a time, but a threaded
+    server (the Flask test client's, a development server) does not.
     """
 
     def __init__(self, name: str, size: int, dtype: type = np.int64) -> None:

@@ -36,13 +36,6 @@ def _new_request_id() -> str:
     return sent if _PLAIN_TOKEN.fullmatch(sent) else secrets.token_hex(16)
 
 
-def request_id() -> str:
-    """The id of the current request."""
-    if "request_id" not in g:
-        g.request_id = _new_request_id()
-    return g.request_id
-
-
 def _trace() -> dict[str, str]:
     header = request.headers.get(TRACE_HEADER, "")
     trace_id = header.split("/", 1)[0]
@@ -78,13 +71,14 @@ def init_app(app: Flask) -> None:
     def finish(response: Response) -> Response:
         current, context = request._get_current_object(), g._get_current_object()
         seconds = time.perf_counter() - context.get("started", time.perf_counter())
-        identifier = context.get("request_id") or request_id()
+        # A request refused before start_request ran (none is, today) still gets an id.
+        identifier = context.get("request_id") or _new_request_id()
         response.headers.add(REQUEST_ID_HEADER, identifier)
         rule = current.url_rule.rule if current.url_rule else "unmatched"
         method, status = current.method, response.status_code
         if method not in METHODS:
             method = "other"
-        counts = current_app.extensions.get(EXTENSION)
+        counts = request_counts()
         if counts is not None:
             counts.record(rule, method, status, seconds)
         if rule in QUIET_PATHS and status < 400:

@@ -31,6 +31,9 @@ def init_app(app: Flask) -> None:
             return
         if request.path.startswith(OPEN_PATHS):
             return
+        metrics_port = current_app.config["METRICS_PORT"]
+        if metrics_port and request.environ.get("SERVER_PORT") == str(metrics_port):
+            return  # the loopback-only metrics port: the platform's collector, not a client
         sent = request.headers.get(API_KEY_HEADER)
         if sent is None:
             abort(

@@ -51,7 +51,8 @@ class ServiceWorker(GeventWorker):
 #: gunicorn's warning for a request it cannot parse, which goes on with the client's bytes
 #: (the request line, header names, a chunk's size line).
 _MALFORMED = "Invalid request from ip="
-#: gunicorn's line for an app that raised, which goes on with the path the client typed.
+#: gunicorn's line for an app that raised, which goes on with the method and path the client
+#: sent.
 _APP_ERROR = "Error handling request %s %s"
 
 
@@ -71,5 +72,5 @@ class ServerLog(Logger):
 
     def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
         if msg == _APP_ERROR:
-            msg, args = "error handling a %s request (its path is not logged)", args[:1]
+            msg, args = "error handling a request (its method and path are not logged)", ()
         super().exception(msg, *args, **kwargs)

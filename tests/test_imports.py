@@ -1,6 +1,6 @@
 """The package's layering holds: every module imports on its own in a fresh interpreter, no
-import hides inside a function (bar the documented lazy imports of TensorFlow), and serving
-never loads TensorFlow."""
+import hides inside a function (bar the documented lazy imports of optional extras), the
+layers import only what they may, and serving never loads TensorFlow."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted(
@@ -83,3 +85,33 @@ def test_serving_never_imports_tensorflow(contract: dict) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _imports_of(folder: str) -> dict[str, set[str]]:
+    """Every module each file under `folder` imports (at any depth of the file)."""
+    found = {}
+    for path in (ROOT / folder).rglob("*.py") if (ROOT / folder).is_dir() else [ROOT / folder]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [
+        ("soulsync/api", ("soulsync.training", "tensorflow", "keras", "soulsync.app")),
+        ("soulsync/inference", ("flask", "flask_smorest", "soulsync.api", "soulsync.app")),
+        ("soulsync/questionnaire.py", ("soulsync",)),
+    ],
+)
+def test_the_layers_hold(folder: str, forbidden: tuple[str, ...]) -> None:
+    """HTTP knows no TensorFlow and no factory; the domain knows no HTTP; the questionnaire
+    is the ground floor."""
+    for path, names in _imports_of(folder).items():
+        broken = {n for n in names if n.split(".")[0] in forbidden or n.startswith(forbidden)}
+        assert broken == set(), path

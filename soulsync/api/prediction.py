@@ -3,7 +3,6 @@ and POST /predict/batch."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,15 +86,13 @@ def reply_for(screening: Screening, version: str, support: dict[str, Any]) -> di
 
 
 def screen(questionnaires: Sequence[dict[str, int]]) -> tuple[list[dict[str, Any]], str]:
-    """Screen (the screener counts what it sees for the metrics), put the results in the
-    access line (never the answers), and build the replies."""
+    """Screen (the screener counts what it sees for the metrics), name the model in the
+    access line (never an answer, a score or a result: they are health data), and build the
+    replies."""
     current = state()
     version = current.screener.version
     screenings = current.screener.screen(questionnaires)
-    if len(screenings) == 1:
-        log_fields(model_version=version, result=screenings[0].result)
-    else:
-        log_fields(model_version=version, results=dict(Counter(s.result for s in screenings)))
+    log_fields(model_version=version)
     return [reply_for(s, version, current.support) for s in screenings], version
 
 

@@ -361,6 +361,11 @@ class CutOffsSchema(Schema):
 
 class MonitoringSchema(Schema):
     scope = fields.String(required=True, metadata={"example": SCOPE_INSTANCE})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf([status.value for status in Status]),
+        metadata={"description": "The worst status of every figure."},
+    )
     model_version = fields.String(required=True)
     cut_offs = fields.Nested(CutOffsSchema, required=True)
     reference_available = fields.Boolean(

@@ -140,6 +140,14 @@ class Figure:
     questionnaires: int
 
 
+def worst(statuses: set[Status]) -> Status:
+    """The status that most needs a look: shift, then watch, then too_few."""
+    for status in (Status.SHIFT, Status.WATCH, Status.TOO_FEW):
+        if status in statuses:
+            return status
+    return Status.OK
+
+
 @dataclass(frozen=True)
 class GroupDrift:
     questionnaires: int
@@ -149,11 +157,39 @@ class GroupDrift:
 
     @property
     def worst(self) -> Status:
-        statuses = {figure.status for figure in self.figures}
-        for status in (Status.SHIFT, Status.WATCH, Status.TOO_FEW):
-            if status in statuses:
-                return status
-        return Status.OK
+        return worst({figure.status for figure in self.figures})
+
+
+def figure_summary(figure: Figure) -> dict[str, object]:
+    return {
+        "name": figure.name,
+        "psi": figure.psi,
+        "status": figure.status.value,
+        "questionnaires": figure.questionnaires,
+    }
+
+
+def summary(mix: Figure, groups: dict[str, GroupDrift]) -> dict[str, object]:
+    """The figures as GET /monitoring and soulsync monitor's summary.json give them."""
+    return {
+        "status": worst({mix.status} | {drift.worst for drift in groups.values()}).value,
+        "cut_offs": {
+            "watch_from": WATCH_FROM,
+            "shift_from": SHIFT_FROM,
+            "minimum_count": MINIMUM_COUNT,
+        },
+        "group_mix": figure_summary(mix),
+        "groups": {
+            group: {
+                "questionnaires": drift.questionnaires,
+                "status": drift.worst.value,
+                "flagged_share": drift.flagged_share,
+                "reference_flagged_share": drift.reference_flagged_share,
+                "figures": [figure_summary(figure) for figure in drift.figures],
+            }
+            for group, drift in groups.items()
+        },
+    }
 
 
 def drift(reference: Reference, layout: CountLayout, counts: np.ndarray) -> dict[str, GroupDrift]:

@@ -39,49 +39,23 @@ class Monitoring:
 
     @property
     def status(self) -> Status:
-        statuses = {self.group_mix.status} | {drift.worst for drift in self.groups.values()}
-        for status in (Status.SHIFT, Status.WATCH, Status.TOO_FEW):
-            if status in statuses:
-                return status
-        return Status.OK
+        return monitoring.worst({self.group_mix.status} | {d.worst for d in self.groups.values()})
 
     def summary(self) -> dict[str, Any]:
-        def figure(item: Figure) -> dict[str, Any]:
-            return {
-                "name": item.name,
-                "psi": item.psi,
-                "status": item.status.value,
-                "questionnaires": item.questionnaires,
-            }
-
         export = self.export
-        return {
+        found: dict[str, Any] = {
             "scope": SCOPE_EXPORT,
-            "status": self.status.value,
             "model_version": self.card.version,
             "files": export.files,
             "rows": len(export),
             "from": export.first_time.isoformat() if export.first_time else None,
             "to": export.last_time.isoformat() if export.last_time else None,
             "ignored_columns": export.ignored_columns,
-            "cut_offs": {
-                "watch_from": monitoring.WATCH_FROM,
-                "shift_from": monitoring.SHIFT_FROM,
-                "minimum_count": monitoring.MINIMUM_COUNT,
-            },
-            "group_mix": figure(self.group_mix),
-            "groups": {
-                group: {
-                    "questionnaires": drift.questionnaires,
-                    "status": drift.worst.value,
-                    "flagged_share": drift.flagged_share,
-                    "reference_flagged_share": drift.reference_flagged_share,
-                    "figures": [figure(item) for item in drift.figures],
-                    **({"outcomes": self.outcomes[group]} if group in self.outcomes else {}),
-                }
-                for group, drift in self.groups.items()
-            },
+            **monitoring.summary(self.group_mix, self.groups),
         }
+        for group, outcomes in self.outcomes.items():
+            found["groups"][group]["outcomes"] = outcomes
+        return found
 
 
 class MonitorError(ValueError):
@@ -97,8 +71,7 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
     backend = load_backend(model_path)
     probabilities = backend.predict(export.answers.astype(np.float32))
     groups = export.answers[:, KEYS.index(GROUP_KEY)]
-    thresholds = np.array([card.rules[GROUPS[int(g)]].threshold for g in groups])
-    flagged = probabilities >= thresholds
+    flagged = evaluate.flag(probabilities, groups, card.rules)
     layout = CountLayout(card.reference.score_edges)
     counts = layout.count(export.answers, probabilities, flagged)
     found = Monitoring(

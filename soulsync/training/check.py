@@ -12,6 +12,7 @@ from soulsync.inference.backends import LiteBackend
 from soulsync.inference.card import TFLITE_FILE, ServingCard
 from soulsync.questionnaire import GROUPS
 from soulsync.training.data import load_dataset
+from soulsync.training.evaluate import flag
 from soulsync.training.export import PARITY_TOLERANCE
 from soulsync.training.pipeline import Progress, run
 
@@ -36,12 +37,11 @@ def check_shipped(data_dir: Path, shipped_dir: Path, progress: Progress = print)
     difference = float(np.max(np.abs(again - first)))
     if difference > PARITY_TOLERANCE:
         problems.append(f"probabilities differ by up to {difference:.2e} (> {PARITY_TOLERANCE})")
+    rules = {name: group.rule() for name, group in card.decision.groups.items()}
+    changed = flag(first, data.groups, shipped.rules) != flag(again, data.groups, rules)
     for code, name in GROUPS.items():
-        rows = data.groups == code
-        shipped_results = first[rows] >= shipped.rules[name].threshold
-        new_results = again[rows] >= card.decision.groups[name].threshold
-        if (changed := int((shipped_results != new_results).sum())) > 0:
-            problems.append(f"{changed} {name} get another result")
+        if (count := int(changed[data.groups == code].sum())) > 0:
+            problems.append(f"{count} {name} get another result")
     same_weights = shipped.card is not None and shipped.card.weights_sha256 == card.weights_sha256
     progress(
         f"retrained model {card.version} against shipped {shipped.version}: probabilities "

@@ -107,7 +107,6 @@ CORPUS: list[tuple[str, bytes | str, str, int]] = [
 def test_hostile_input_gets_its_documented_status(client, path, body, content_type, status) -> None:
     if path == "/predict/batch" and status in (200, 422) and body.startswith("{"):
         body = '{"questionnaires": [' + body + "]}"
-        status = 422 if status == 422 else 200
     response = client.post(path, data=body, content_type=content_type or None)
     assert response.status_code == status
     text = response.get_data(as_text=True)
@@ -116,8 +115,3 @@ def test_hostile_input_gets_its_documented_status(client, path, body, content_ty
     if status >= 400:
         reply = response.get_json()
         assert reply["code"] == status and reply["message"]
-
-
-def test_corpus_size() -> None:
-    # Reported in the operations note; kept here so that the count stays true.
-    assert len(CORPUS) >= 45

@@ -51,7 +51,8 @@ def test_access_line_has_cloud_logging_shape(client, captured_log) -> None:
     assert line["request_id"] == "req-42"
     assert line["trace_id"] == "0123456789abcdef0123456789abcdef"
     assert line["model_version"] == response.get_json()["model_version"]
-    assert line["result"] == response.get_json()["result"]
+    # Health data stays out of the log: no answer, no score, no result.
+    assert not {"result", "results", "probability", "answers"} & set(line)
 
 
 def test_trace_links_to_the_project_when_configured(app, client, captured_log) -> None:
@@ -72,7 +73,7 @@ def test_request_ids_are_generated_unless_plain(client) -> None:
 
 def test_no_answer_or_body_reaches_the_logs(client, captured_log) -> None:
     labelled = {**CONTRACT_EXAMPLE, "SleepDr": "Lebih dari 8 jam", "note": CANARY}
-    client.post("/predict", json=labelled)
+    reply = client.post("/predict", json=labelled).get_json()
     client.post("/prediction/", json={**CONTRACT_EXAMPLE, "Pressure": CANARY})
     client.post("/predict/batch", json={"questionnaires": [labelled, {CANARY: 1}]})
     client.post("/predict", data='{"' + CANARY + '": NaN}', content_type="application/json")
@@ -85,6 +86,8 @@ def test_no_answer_or_body_reaches_the_logs(client, captured_log) -> None:
     assert text.count("\n") >= 7  # every request was logged...
     assert CANARY not in text  # ...and nothing it carried
     assert "Lebih dari 8 jam" not in text
+    # Nor what the service made of it: no score, no result.
+    assert str(reply["probability"]) not in text and "Depression" not in text
 
 
 def test_metrics_count_requests_and_predictions(client) -> None:

@@ -268,9 +268,19 @@ def test_replies_are_exactly_what_their_schemas_document(client, suicidal: int) 
     # through its schema must change nothing, or the docs would not describe the reply.
     body = {**CONTRACT_EXAMPLE, "SuicidalTh": suicidal}
     reply = post(client, "/predict", body).get_json()
-    assert PredictionSchema().dump(reply) == reply
+    assert PredictionSchema().validate(reply) == {}  # every required field, of its type
+    assert PredictionSchema().dump(reply) == reply  # and nothing the schema does not document
     batch = post(client, "/predict/batch", {"questionnaires": [body, body]}).get_json()
+    assert BatchResponseSchema().validate(batch) == {}
     assert BatchResponseSchema().dump(batch) == batch
+
+
+def test_the_documented_example_is_the_shipped_models_reply(client) -> None:
+    """The OpenAPI example of a reply is what the shipped model answers to the contract
+    example: after `make train`, update PREDICTION_EXAMPLE in soulsync/api/schemas.py."""
+    from soulsync.api.schemas import PREDICTION_EXAMPLE
+
+    assert post(client, "/predict", CONTRACT_EXAMPLE).get_json() == PREDICTION_EXAMPLE
 
 
 def test_each_reply_applies_its_groups_threshold(client) -> None:

@@ -84,7 +84,8 @@ def wait_ready(server: Server, seconds: float = 120) -> None:
             if call(server.base + "/readyz")[0] == 200:
                 return
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise AssertionError("not ready in time")
 
 

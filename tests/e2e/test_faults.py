@@ -86,9 +86,10 @@ def test_sigterm_lets_requests_in_flight_finish(start_server) -> None:
         assert wait_until(lambda: accepted_connections(server) >= IN_FLIGHT)
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
+        for client in clients:  # every last byte first: each request's deadline runs
+            client.sendall(BATCH[-1:])
         replies = []
         for client in clients:
-            client.sendall(BATCH[-1:])
             client.settimeout(600)
             replies.append(read_reply(client))
     finally:

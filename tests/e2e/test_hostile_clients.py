@@ -86,12 +86,11 @@ def test_slow_connections_do_not_keep_others_waiting(start_server) -> None:
     server = start_server()
     with slow_connections(server) as opened:
         assert len(opened) == 4 * SLOW_PER_KIND
-        answered, started = [], time.monotonic()
-        while time.monotonic() - started < 8:
+        answered = []
+        for _ in range(40):  # each call waits at most 10 s: with threads it would time out
             answered.append(call(server.base + "/predict", CONTRACT_EXAMPLE)[0])
             answered.append(call(server.base + "/healthz")[0])
-            time.sleep(0.1)
-    assert set(answered) == {200} and len(answered) >= 20
+    assert answered == [200] * 80
     assert call(server.base + "/predict", CONTRACT_EXAMPLE)[0] == 200
 
 
