@@ -37,7 +37,7 @@ PREDICTION_EXAMPLE = {
     "probability": 0.795628,
     "threshold": 0.479641,
     "risk_level": "high",
-    "model_version": "507341fa21ed",
+    "model_version": "f9fb3d190029",
     "factors": [
         {
             "key": "Pressure",

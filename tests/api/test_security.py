@@ -87,3 +87,13 @@ def test_security_headers_on_every_response(client, path: str) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_metrics_port_needs_no_key() -> None:
+    """The platform's collector scrapes the loopback metrics port without a key; on the
+    service's port /metrics still needs one (and is not there)."""
+    app = create_app({"TESTING": True, "API_KEYS": KEYS, "METRICS_PORT": 9090})
+    client = app.test_client()
+    assert client.get("/metrics", base_url="http://127.0.0.1:9090").status_code == 200
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"X-API-Key": KEYS[0]}).status_code == 404
