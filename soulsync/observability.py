@@ -74,9 +74,12 @@ def init_app(app: Flask) -> None:
         # A request refused before start_request ran (none is, today) still gets an id.
         identifier = context.get("request_id") or _new_request_id()
         response.headers.add(REQUEST_ID_HEADER, identifier)
-        rule = current.url_rule.rule if current.url_rule else "unmatched"
+        url_rule = current.url_rule
+        rule = url_rule.rule if url_rule else "unmatched"
         method, status = current.method, response.status_code
-        if method not in METHODS:
+        # A method the route does not take (or an invented one) is "other": whatever clients
+        # send, each route has a handful of series.
+        if method not in METHODS or url_rule is None or method not in url_rule.methods:
             method = "other"
         counts = request_counts()
         if counts is not None:

@@ -4,6 +4,7 @@ the logs without bound (the hostile-clients review)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,26 @@ def test_an_invalid_cors_origin_stops_start_up_with_one_line() -> None:
     assert result.returncode == 3
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("soulsync: SOULSYNC_CORS_ORIGINS: 'https://[app' is not an origin")
+
+
+@pytest.mark.parametrize("keys", [[], ["k" * 20]])
+def test_every_metric_stays_under_100_series_whatever_clients_send(keys: list[str]) -> None:
+    app = create_app({"TESTING": True, "API_KEYS": keys})
+    client = app.test_client()
+    paths = [rule.rule.replace("<path:filename>", "x.js") for rule in app.url_map.iter_rules()]
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW", "X1"]
+    for path in [*paths, "/nowhere", "/predict/", "//x"]:
+        for method in methods:
+            for headers in ({}, {"X-API-Key": "k" * 20}, {"Origin": "https://a.example"}):
+                client.open(path, method=method, headers=headers, json=CONTRACT_EXAMPLE)
+    text = client.get("/metrics", headers={"X-API-Key": "k" * 20}).get_data(as_text=True)
+    # A series is a metric's label set; a histogram's buckets (`le`) are one series' parts.
+    series: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, labels = line.split(" ")[0].partition("{")
+            name = re.sub(r"_(bucket|sum|count|total|created)$", "", name)
+            labels = re.sub(r'(^|,)le="[^"]*"', "", labels)
+            series.setdefault(name, set()).add(labels)
+    counts = {name: len(sets) for name, sets in series.items()}
+    assert counts["soulsync_http_requests"] > 10 and max(counts.values()) < 100, counts
