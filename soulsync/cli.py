@@ -63,6 +63,8 @@ def _monitor(args: argparse.Namespace) -> int:
     written = write_report(found, args.out)
     summary = found.summary()
     print(f"{summary['rows']} questionnaires, model {summary['model_version']}: {found.status}")
+    mix = summary["group_mix"]
+    print(f"  group mix: {mix['status']}" + (f" ({mix['psi']:.3f})" if mix["psi"] else ""))
     for group, drift in summary["groups"].items():
         moved = [f"{f['name']} {f['psi']:.3f}" for f in drift["figures"] if f["status"] == "shift"]
         print(f"  {group}: {drift['status']}" + (f" ({', '.join(moved)})" if moved else ""))
