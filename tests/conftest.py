@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def contract() -> dict:
-    """The wire contract of ../shared/contract.md: keys, codes, example, reply strings."""
+    """The wire contract with the old clients (contract.md): keys, codes, example, replies."""
     return json.loads((FIXTURES / "contract.json").read_text(encoding="utf-8"))
 
 

@@ -1,5 +1,5 @@
 """The questionnaire definition must match the contract with existing clients, code for code
-(tests/fixtures/contract.json, the contract of ../shared/contract.md)."""
+(tests/fixtures/contract.json, a copy of the team's contract.md)."""
 
 from __future__ import annotations
 
