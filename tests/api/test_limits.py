@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from soulsync.app import create_app
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import import_wsgi
 
 
 def post_batch(client, items) -> object:
@@ -80,14 +76,7 @@ def test_a_cors_wildcard_means_subdomains(origin: str, allowed: bool) -> None:
 
 
 def test_an_invalid_cors_origin_stops_start_up_with_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={"SOULSYNC_CORS_ORIGINS": "https://[app", "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
+    result = import_wsgi(SOULSYNC_CORS_ORIGINS="https://[app")
     assert result.returncode == 3
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("soulsync: SOULSYNC_CORS_ORIGINS: 'https://[app' is not an origin")

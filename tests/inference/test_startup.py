@@ -3,8 +3,6 @@ legacy .h5 (a SimpleRNN) can still be served."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +13,7 @@ from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
 from soulsync.inference.card import SHIPPED_MODEL_DIR, TFLITE_FILE
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import import_wsgi
 
 
 def _start(path: Path) -> str:
@@ -123,14 +120,7 @@ def test_legacy_h5_with_a_simple_rnn_is_served(keras_models: dict[str, Path]) ->
 
 def test_wsgi_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "absent.tflite"
-    result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={"SOULSYNC_MODEL_PATH": str(path), "PATH": "/usr/bin:/bin"},
-        timeout=60,
-    )
+    result = import_wsgi(SOULSYNC_MODEL_PATH=str(path))
     assert result.returncode == 3
     assert result.stderr.strip().splitlines() == [
         f"soulsync: cannot load model {path}: no such file"
@@ -138,14 +128,7 @@ def test_wsgi_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_wsgi_refuses_a_bad_setting_with_one_clear_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={"SOULSYNC_BATCH_LIMIT": "lots", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-    )
+    result = import_wsgi(SOULSYNC_BATCH_LIMIT="lots")
     assert result.returncode == 3
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("soulsync: SOULSYNC_BATCH_LIMIT: ")
