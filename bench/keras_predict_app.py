@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 
-from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR
+from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import KEYS
 
 model = keras.models.load_model(SHIPPED_MODEL_DIR / KERAS_FILE, compile=False)

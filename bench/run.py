@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR  # noqa: E402
+from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR  # noqa: E402
 from soulsync.questionnaire import CONTRACT_EXAMPLE  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from soulsync import api, config, metrics, observability, security
-from soulsync.inference.card import DEFAULT_MODEL_PATH
+from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.monitoring import SCORE_EDGES, CountLayout
 from soulsync.inference.screening import Screener
 

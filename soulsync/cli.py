@@ -12,7 +12,7 @@ from pathlib import Path
 
 from soulsync import api, config
 from soulsync.app import create_app
-from soulsync.inference.card import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
+from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from soulsync.config import DEFAULTS
-from soulsync.inference.card import RISK_LEVEL_RULE, RiskLevel
+from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.monitoring import SCOPE_INSTANCE, Status
 from soulsync.inference.screening import NOTICE
 from soulsync.questionnaire import (

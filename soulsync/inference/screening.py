@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from soulsync.inference.backends import ModelLoadError, load_backend
-from soulsync.inference.card import CardError, RiskLevel, ServingCard
+from soulsync.inference.decision import RiskLevel
+from soulsync.inference.model_folder import CardError, ServingCard, read_card
 from soulsync.inference.predictor import Factor, Predictor
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
@@ -79,7 +80,7 @@ class Screener:
         started = time.perf_counter()
         backend = load_backend(path)
         try:
-            card = ServingCard.read(path)
+            card = read_card(path)
         except CardError as error:
             raise ModelLoadError(path, str(error)) from error
         screener = cls(Predictor(backend, card.references, top_factors), card)

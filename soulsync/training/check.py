@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from soulsync.inference.backends import LiteBackend
-from soulsync.inference.card import TFLITE_FILE, ServingCard
+from soulsync.inference.decision import flag
+from soulsync.inference.model_folder import TFLITE_FILE, read_card
 from soulsync.questionnaire import GROUPS
 from soulsync.training.data import load_dataset
-from soulsync.training.evaluate import flag
 from soulsync.training.export import PARITY_TOLERANCE
 from soulsync.training.pipeline import Progress, run
 
@@ -25,7 +25,7 @@ def check_shipped(data_dir: Path, shipped_dir: Path, progress: Progress = print)
     them is that both models give the same probabilities (within the Lite/Keras parity
     tolerance) and the same results on every row of the data.
     """
-    shipped = ServingCard.read(shipped_dir / TFLITE_FILE)
+    shipped = read_card(shipped_dir / TFLITE_FILE)
     with tempfile.TemporaryDirectory(prefix="soulsync-retrain-") as scratch:
         card = run(data_dir, Path(scratch), progress=progress)
         data = load_dataset(data_dir)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from soulsync.inference.card import Band, Decision, DecisionRule, GroupDecision, RiskLevel
+from soulsync.inference.card import Band, Decision, GroupDecision
+from soulsync.inference.decision import DecisionRule, RiskLevel
 from soulsync.questionnaire import GROUP_KEY, GROUPS, QUESTIONS
 from soulsync.training import evaluate
 

@@ -8,15 +8,16 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn import metrics
 
+from soulsync.inference import decision
 from soulsync.inference.card import (
     Confusion,
-    DecisionRule,
     Decisions,
     Evaluation,
     GroupedEvaluation,
     Scores,
     Spread,
 )
+from soulsync.inference.decision import DecisionRule
 from soulsync.questionnaire import GROUPS
 
 #: The screening rule: missing a person at risk costs more than a false alarm, so each group's
@@ -116,14 +117,6 @@ def decisions(labels: np.ndarray, flagged: np.ndarray) -> Decisions:
     )
 
 
-def flag(
-    probabilities: np.ndarray, groups: np.ndarray, rules: Mapping[str, DecisionRule]
-) -> np.ndarray:
-    """Where each row's result is Depression under its group's rule."""
-    thresholds = np.array([rules[GROUPS[int(g)]].threshold for g in groups])
-    return probabilities >= thresholds
-
-
 def evaluation(labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> Evaluation:
     return Evaluation(
         rows=len(labels),
@@ -140,7 +133,7 @@ def grouped_evaluation(
     rules: Mapping[str, DecisionRule],
 ) -> GroupedEvaluation:
     """Every figure, for all rows and for each group's rows, under the groups' rules."""
-    flagged = flag(probabilities, groups, rules)
+    flagged = decision.flag(probabilities, groups, rules)
     by_group = {}
     for code, name in GROUPS.items():
         rows = groups == code

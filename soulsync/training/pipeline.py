@@ -19,11 +19,7 @@ import tensorflow as tf
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from soulsync.inference.card import (
-    CARD_FILE,
     CARD_FORMAT,
-    KERAS_FILE,
-    REPORT_FILE,
-    TFLITE_FILE,
     Artifacts,
     CandidateResult,
     Count,
@@ -35,6 +31,12 @@ from soulsync.inference.card import (
     Scores,
     Selection,
     Training,
+)
+from soulsync.inference.model_folder import (
+    CARD_FILE,
+    KERAS_FILE,
+    REPORT_FILE,
+    TFLITE_FILE,
     write_card,
 )
 from soulsync.inference.monitoring import SCORE_EDGES
@@ -175,7 +177,7 @@ def run(
         limitations=limitations(data),
         artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),
     )
-    write_card(card, out_dir / CARD_FILE)
+    write_card(card, out_dir)
     write_report(out_dir / REPORT_FILE, card, y[split.test], test_probabilities, groups[split.test])
     step(f"wrote {out_dir / CARD_FILE} and {REPORT_FILE}")
     progress(summary(card, time.perf_counter() - started))

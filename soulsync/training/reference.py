@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from soulsync.inference.card import DecisionRule, GroupReference, Reference
+from soulsync.inference.card import GroupReference, Reference
+from soulsync.inference.decision import DecisionRule, flag
 from soulsync.inference.monitoring import SCORE_EDGES, score_bins
 from soulsync.questionnaire import GROUPS, QUESTIONS
-from soulsync.training.evaluate import flag
 
 SOURCE = "the development part of the survey (the rows the shipped model was fit on), scored by "
 SOURCE += "the shipped model"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from soulsync.app import create_app
-from soulsync.inference.card import CARD_FILE, SHIPPED_MODEL_DIR
+from soulsync.inference.model_folder import CARD_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from soulsync.api.schemas import BatchResponseSchema, PredictionSchema
 from soulsync.app import create_app
-from soulsync.inference.card import KERAS_FILE, SHIPPED_MODEL_DIR, DecisionRule
+from soulsync.inference.decision import DecisionRule
+from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, GROUPS, KEYS, QUESTIONS
 
 PATHS = ["/predict", "/prediction/"]

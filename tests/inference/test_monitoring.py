@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from soulsync.inference import monitoring
-from soulsync.inference.card import DEFAULT_MODEL_PATH, ServingCard
+from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
 from soulsync.inference.monitoring import CountLayout, Status, psi, score_bins, status_of
 from soulsync.questionnaire import CONTRACT_EXAMPLE, KEYS, QUESTIONS
 
-CARD = ServingCard.read(DEFAULT_MODEL_PATH)
+CARD = read_card(DEFAULT_MODEL_PATH)
 
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_the_move() -> None:

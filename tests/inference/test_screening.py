@@ -11,14 +11,8 @@ import pytest
 
 from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
-from soulsync.inference.card import (
-    CARD_FILE,
-    DEFAULT_MODEL_PATH,
-    TFLITE_FILE,
-    DecisionRule,
-    RiskLevel,
-    ServingCard,
-)
+from soulsync.inference.decision import DecisionRule, RiskLevel
+from soulsync.inference.model_folder import CARD_FILE, DEFAULT_MODEL_PATH, TFLITE_FILE, ServingCard
 from soulsync.inference.predictor import Predictor
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import CONTRACT_EXAMPLE, GROUPS, KEYS, PROFESSIONAL, STUDENT

@@ -11,7 +11,7 @@ import pytest
 from soulsync.api.state import EXTENSION
 from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
-from soulsync.inference.card import SHIPPED_MODEL_DIR, TFLITE_FILE
+from soulsync.inference.model_folder import SHIPPED_MODEL_DIR, TFLITE_FILE
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 from tests.processes import import_wsgi
 

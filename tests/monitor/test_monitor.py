@@ -13,7 +13,7 @@ import pytest
 
 from soulsync.cli import main
 from soulsync.inference.backends import LiteBackend
-from soulsync.inference.card import TFLITE_FILE
+from soulsync.inference.model_folder import TFLITE_FILE
 from soulsync.questionnaire import BY_KEY, KEYS
 
 pytest.importorskip("sklearn", reason="soulsync monitor needs the 'monitor' extra")

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from soulsync.inference.backends import KerasBackend, LiteBackend
-from soulsync.inference.card import (
+from soulsync.inference.decision import RiskLevel
+from soulsync.inference.model_folder import (
     CARD_FILE,
     KERAS_FILE,
     REPORT_FILE,
     TFLITE_FILE,
-    RiskLevel,
-    ServingCard,
     card_document,
+    read_card,
 )
 from soulsync.questionnaire import GROUPS, KEYS
 from soulsync.training.data import load_dataset
@@ -117,7 +117,7 @@ def test_reload_gives_identical_predictions(trained, survey_dir: Path) -> None:
 
 def test_card_feeds_the_service(trained) -> None:
     out, card = trained
-    served = ServingCard.read(out / TFLITE_FILE)
+    served = read_card(out / TFLITE_FILE)
     assert served.version == card.version
     assert {name: rule.threshold for name, rule in served.rules.items()} == {
         name: group.threshold for name, group in card.decision.groups.items()
