@@ -328,15 +328,15 @@ def in_process(rounds: int = 9, calls: int = 2000) -> dict[str, float]:
     devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
     for handler in logging.getLogger("soulsync").handlers:
         handler.setStream(devnull)
-    screener = service.extensions[EXTENSION].screener
-    observer = screener.observer
+    state = service.extensions[EXTENSION]
+    counting = state.live.add
 
     def without_counts(environ: dict, start_response: Any) -> Any:
-        screener.observer = None
+        state.live.add = lambda *args: None
         try:
             return service(environ, start_response)
         finally:
-            screener.observer = observer
+            state.live.add = counting
 
     apps = {"service": service, "floor": floor_app.app, "service without counts": without_counts}
     samples: dict[str, list[float]] = {name: [] for name in apps}

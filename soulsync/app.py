@@ -43,9 +43,7 @@ def count_screenings(screener: Screener) -> metrics.LiveCounts:
     /monitoring: aggregates only."""
     reference = screener.card.reference
     edges = reference.score_edges if reference is not None else SCORE_EDGES
-    live = metrics.LiveCounts(CountLayout(edges), screener.version)
-    screener.observer = live.add
-    return live
+    return metrics.LiveCounts(CountLayout(edges), screener.version)
 
 
 def load_screener(app: Flask) -> Screener:

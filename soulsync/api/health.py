@@ -31,15 +31,14 @@ class LiveView(MethodView):
 class ReadyView(MethodView):
     @blp.doc(security=[])
     @blp.response(200, ReadySchema)
-    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self) -> dict[str, Any]:
         """Readiness
 
-        200 once the model is loaded and warmed up; 503 before that.
+        200 once the model is loaded and warmed up: a worker takes requests only after its app
+        is built, and the app is built only with its model loaded, so a worker that answers is
+        ready.
         """
         screener = state().screener
-        if not screener.ready:
-            abort(503, message="The model is not loaded yet.")
         return {
             "status": "ready",
             "model_version": screener.version,

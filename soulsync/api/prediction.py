@@ -86,14 +86,15 @@ def reply_for(screening: Screening, version: str, support: dict[str, Any]) -> di
 
 
 def screen(questionnaires: Sequence[dict[str, int]]) -> tuple[list[dict[str, Any]], str]:
-    """Screen (the screener counts what it sees for the metrics), name the model in the
+    """Screen, count what was screened for the metrics, name the model in the
     access line (never an answer, a score or a result: they are health data), and build the
     replies."""
     current = state()
     version = current.screener.version
-    screenings = current.screener.screen(questionnaires)
+    screened = current.screener.screen(questionnaires)
+    current.live.add(screened.codes, screened.probabilities, screened.flagged)
     log_fields(model_version=version)
-    return [reply_for(s, version, current.support) for s in screenings], version
+    return [reply_for(s, version, current.support) for s in screened.screenings], version
 
 
 def as_json(reply: dict[str, Any]) -> Response:

@@ -28,8 +28,6 @@ class ModelLoadError(RuntimeError):
 
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"cannot load model {path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
 
 
 class Backend(Protocol):

@@ -52,6 +52,10 @@ class Predictor:
             np.array(self._reference_codes, dtype=np.float32), (width + 1, width)
         )
 
+    def probabilities(self, codes: np.ndarray) -> np.ndarray:
+        """The probability of each row of (n, 10) codes in KEYS order, without factors."""
+        return self.backend.predict(np.asarray(codes, dtype=np.float32))
+
     def predict(self, answers: Sequence[Mapping[str, int]]) -> Predictions:
         """Score each questionnaire and attribute its score, all in one model call.
 

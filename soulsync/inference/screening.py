@@ -1,27 +1,28 @@
 """The screening rules: what a probability means for the person who answered.
 
 The result, the threshold applied, the risk level and whether support is due follow from the
-probability, the person's group and the decision rules of the model card. These are the
-product's most important rules, so they live here, once, testable without HTTP.
+probability, the person's group and the decision rules of the model card (inference/decision.py).
+These are the product's most important rules, so they live here, once, testable without HTTP.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from soulsync.inference.backends import ModelLoadError, load_backend
-from soulsync.inference.decision import RiskLevel
+from soulsync.inference.decision import RiskLevel, flag
 from soulsync.inference.model_folder import CardError, ServingCard, read_card
 from soulsync.inference.predictor import Factor, Predictor
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
     GROUP_KEY,
     GROUPS,
+    KEYS,
     NEGATIVE_RESULT,
     POSITIVE_RESULT,
     SUICIDAL_THOUGHTS_KEY,
@@ -31,6 +32,7 @@ NOTICE = (
     "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
     "depression; please talk to one if you are worried about how you feel."
 )
+GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,15 @@ class Screening:
         return POSITIVE_RESULT if self.positive else NEGATIVE_RESULT
 
 
-Observer = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+@dataclass(frozen=True)
+class Screened:
+    """A batch screened: each questionnaire's outcome, and the batch as arrays (answers as
+    codes in KEYS order, probabilities, whether flagged) for whoever counts what was seen."""
+
+    screenings: list[Screening]
+    codes: np.ndarray
+    probabilities: np.ndarray
+    flagged: np.ndarray
 
 
 class Screener:
@@ -65,10 +75,6 @@ class Screener:
         self.predictor = predictor
         self.card = card
         self.rules = dict(card.rules)
-        #: Told of every batch screened (answers as codes, probabilities, results), for counts
-        #: of what the service sees; never of anything else.
-        self.observer: Observer | None = None
-        self.ready = False
         self.load_seconds = 0.0
 
     @classmethod
@@ -86,7 +92,6 @@ class Screener:
         screener = cls(Predictor(backend, card.references, top_factors), card)
         screener.screen([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
         screener.load_seconds = time.perf_counter() - started
-        screener.ready = True
         return screener
 
     @property
@@ -97,7 +102,7 @@ class Screener:
     def backend_name(self) -> str:
         return self.predictor.backend.name
 
-    def screen(self, questionnaires: Sequence[Mapping[str, int]]) -> list[Screening]:
+    def screen(self, questionnaires: Sequence[Mapping[str, int]]) -> Screened:
         """Score each questionnaire (answers as wire codes) and apply its group's rule."""
         predicted = self.predictor.predict(questionnaires)
         probabilities = predicted.probabilities.tolist()
@@ -118,7 +123,11 @@ class Screener:
                     support_due=level is not RiskLevel.LOW or answers[SUICIDAL_THOUGHTS_KEY] == 1,
                 )
             )
-        if self.observer is not None:
-            flagged = np.array([screening.positive for screening in screenings])
-            self.observer(predicted.codes, predicted.probabilities, flagged)
-        return screenings
+        flagged = np.array([screening.positive for screening in screenings])
+        return Screened(screenings, predicted.codes, predicted.probabilities, flagged)
+
+    def score(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and results (flagged: Depression) of many questionnaires at once,
+        (n, 10) codes in KEYS order, without factors: for exports of any size."""
+        probabilities = self.predictor.probabilities(codes)
+        return probabilities, flag(probabilities, codes[:, GROUP_COLUMN], self.rules)

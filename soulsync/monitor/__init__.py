@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 
 from soulsync.inference import monitoring
-from soulsync.inference.backends import load_backend
-from soulsync.inference.decision import flag
-from soulsync.inference.model_folder import ServingCard, read_card
+from soulsync.inference.model_folder import ServingCard
 from soulsync.inference.monitoring import CountLayout, Figure, GroupDrift, Status
+from soulsync.inference.screening import Screener
 from soulsync.monitor.exports import Export, read_exports
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
 from soulsync.training import evaluate
@@ -65,14 +64,13 @@ class MonitorError(ValueError):
 
 def monitor(paths: list[Path], model_path: Path) -> Monitoring:
     """Read the exports, score them with the model at `model_path`, and compare."""
-    card = read_card(model_path)
+    screener = Screener.load(model_path)
+    card = screener.card
     if card.reference is None:
         raise MonitorError(f"{model_path}: its model card has no drift reference (an older build)")
     export = read_exports(paths)
-    backend = load_backend(model_path)
-    probabilities = backend.predict(export.answers.astype(np.float32))
+    probabilities, flagged = screener.score(export.answers)
     groups = export.answers[:, KEYS.index(GROUP_KEY)]
-    flagged = flag(probabilities, groups, card.rules)
     layout = CountLayout(card.reference.score_edges)
     counts = layout.count(export.answers, probabilities, flagged)
     found = Monitoring(

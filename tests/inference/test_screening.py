@@ -11,7 +11,7 @@ import pytest
 
 from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
-from soulsync.inference.decision import DecisionRule, RiskLevel
+from soulsync.inference.decision import DecisionRule, RiskLevel, flag
 from soulsync.inference.model_folder import CARD_FILE, DEFAULT_MODEL_PATH, TFLITE_FILE, ServingCard
 from soulsync.inference.predictor import Predictor
 from soulsync.inference.screening import Screener
@@ -47,7 +47,9 @@ def answers(group: int, suicidal: int = 0) -> dict[str, int]:
 
 
 def test_each_group_gets_its_own_threshold() -> None:
-    (student, professional) = screener(0.30).screen([answers(STUDENT), answers(PROFESSIONAL)])
+    (student, professional) = (
+        screener(0.30).screen([answers(STUDENT), answers(PROFESSIONAL)]).screenings
+    )
     assert (student.result, student.threshold, student.group) == ("No Depression", 0.45, "students")
     assert (professional.result, professional.threshold) == ("Depression", 0.07)
     assert professional.group == "professionals"
@@ -56,7 +58,7 @@ def test_each_group_gets_its_own_threshold() -> None:
 @pytest.mark.parametrize("probability", np.linspace(0.0, 1.0, 41).tolist())
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_risk_level_never_contradicts_the_result(probability: float, group: int) -> None:
-    (screening,) = screener(probability).screen([answers(group)])
+    (screening,) = screener(probability).screen([answers(group)]).screenings
     assert (screening.risk_level is RiskLevel.LOW) == (screening.result == "No Depression")
     assert (screening.result == "Depression") == (probability >= screening.threshold)
 
@@ -64,7 +66,7 @@ def test_risk_level_never_contradicts_the_result(probability: float, group: int)
 def test_levels_rise_with_the_probability() -> None:
     for group in GROUPS:
         levels = [
-            list(RiskLevel).index(screener(p).screen([answers(group)])[0].risk_level)
+            list(RiskLevel).index(screener(p).screen([answers(group)]).screenings[0].risk_level)
             for p in np.linspace(0, 1, 101)
         ]
         assert levels == sorted(levels) and set(levels) == {0, 1, 2, 3}
@@ -73,14 +75,14 @@ def test_levels_rise_with_the_probability() -> None:
 @pytest.mark.parametrize("probability", [0.0, 0.01, 0.5, 0.99])
 def test_suicidal_thoughts_always_get_support(probability: float) -> None:
     for group in GROUPS:
-        (screening,) = screener(probability).screen([answers(group, suicidal=1)])
+        (screening,) = screener(probability).screen([answers(group, suicidal=1)]).screenings
         assert screening.support_due
 
 
 def test_support_follows_the_result_without_suicidal_thoughts() -> None:
     low, high = screener(0.01), screener(0.9)
-    assert not low.screen([answers(STUDENT)])[0].support_due
-    assert high.screen([answers(STUDENT)])[0].support_due
+    assert not low.screen([answers(STUDENT)]).screenings[0].support_due
+    assert high.screen([answers(STUDENT)]).screenings[0].support_due
 
 
 def test_an_older_card_with_one_threshold_still_serves_as_before() -> None:
@@ -111,3 +113,15 @@ def test_a_card_that_cannot_be_read_stops_start_up(tmp_path: Path) -> None:
         f"cannot load model {model}: {tmp_path / CARD_FILE}: "
         "decision.groups.students.value.threshold: Not a valid number."
     )
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_the_vectorised_rule_is_the_rule(group: int) -> None:
+    """Training, the retraining check and the monitor apply the rule to whole arrays; serving
+    one questionnaire at a time: both must give every probability the same level."""
+    probabilities = np.linspace(0.0, 1.0, 1001)
+    rule = RULES[GROUPS[group]]
+    levels = [list(RiskLevel).index(rule.risk_level(p)) for p in probabilities.tolist()]
+    assert rule.level_indices(probabilities).tolist() == levels
+    flagged = flag(probabilities, np.full(len(probabilities), group), RULES)
+    assert flagged.tolist() == [level > 0 for level in levels]
