@@ -14,7 +14,8 @@ from soulsync.inference.model_folder import TFLITE_FILE, read_card
 from soulsync.questionnaire import GROUPS
 from soulsync.training.data import load_dataset
 from soulsync.training.export import PARITY_TOLERANCE
-from soulsync.training.pipeline import Progress, run
+from soulsync.training.pipeline import run
+from soulsync.training.stages import Progress
 
 
 def check_shipped(data_dir: Path, shipped_dir: Path, progress: Progress = print) -> list[str]:

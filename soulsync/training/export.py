@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from soulsync import questionnaire
+from soulsync.inference import decision
 from soulsync.inference.backends import LiteBackend
 from soulsync.inference.card import Parity, Provenance
 
@@ -32,22 +33,27 @@ def to_tflite(model: keras.Model) -> bytes:
         return converter.convert()
 
 
-#: The code that determines a model and its card's figures: the training stages and the
-#: questionnaire they encode (not the report's drawing, nor the retraining check).
-CODE_FILES = (
-    *(
-        Path(__file__).resolve().parent / f"{stage}.py"
-        for stage in ("data", "model", "evaluate", "decision", "reference", "export", "pipeline")
-    ),
-    Path(questionnaire.__file__).resolve(),
-)
+#: The code that determines a model and its card: every module of the training package (a new
+#: stage counts without being listed), the questionnaire it encodes and the decision rule it
+#: applies.
+TRAINING_PACKAGE = Path(__file__).resolve().parent
+
+
+def code_files() -> list[Path]:
+    return [
+        *sorted(TRAINING_PACKAGE.glob("*.py")),
+        Path(questionnaire.__file__).resolve(),
+        Path(decision.__file__).resolve(),
+    ]
+
+
 #: The libraries whose versions determine the weights.
 TRAINING_LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn")
 
 
 def code_sha256() -> str:
     digest = hashlib.sha256()
-    for path in CODE_FILES:
+    for path in code_files():
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

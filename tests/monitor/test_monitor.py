@@ -25,7 +25,7 @@ ROWS = 4000  # enough for every group to pass the minimum count
 def population(trained, survey_dir: Path) -> dict[str, np.ndarray]:
     """ROWS questionnaires drawn (with replacement) from the rows the model was fit on."""
     from soulsync.training.data import load_dataset
-    from soulsync.training.pipeline import split_rows
+    from soulsync.training.stages import split_rows
 
     data = load_dataset(survey_dir)
     rows = np.random.default_rng(5).choice(split_rows(data).development, ROWS)
