@@ -62,8 +62,9 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA) and rewrite the shipped model in soulsync/model/
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/ and the spec
 	$(BIN)/soulsync train --data $(DATA)
+	$(BIN)/soulsync openapi openapi/openapi.json
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)

@@ -75,6 +75,7 @@ def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
             "notice": NOTICE,
         },
     )
+    prediction.document_examples(api.spec, screener, app.extensions[EXTENSION].support)
     headers.init_app(app)
 
 

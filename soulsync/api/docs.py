@@ -70,10 +70,19 @@ def _schema_name(schema: dict[str, Any] | None) -> str:
     return schema.get("type", "object")
 
 
-def _resolve_response(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in response:
-        return spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-    return response
+def _resolve(spec: dict[str, Any], kind: str, item: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in item:
+        return spec["components"][kind][item["$ref"].rsplit("/", 1)[-1]]
+    return item
+
+
+def _example(spec: dict[str, Any], content: dict[str, Any]) -> Any:
+    """A media type's example: its own, or the first of its named examples."""
+    if "example" in content:
+        return content["example"]
+    for example in content.get("examples", {}).values():
+        return _resolve(spec, "examples", example).get("value")
+    return None
 
 
 @blp.get("/reference")
@@ -89,14 +98,14 @@ def reference() -> str:
             body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
             responses = []
             for status, response in operation.get("responses", {}).items():
-                response = _resolve_response(spec, response)
+                response = _resolve(spec, "responses", response)
                 content = response.get("content", {}).get("application/json", {})
                 responses.append(
                     {
                         "status": status,
                         "description": response.get("description", ""),
                         "schema": _schema_name(content.get("schema")),
-                        "example": content.get("example"),
+                        "example": _example(spec, content),
                     }
                 )
             operations.append(

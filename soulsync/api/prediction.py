@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from apispec import APISpec
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -14,14 +15,13 @@ from flask_smorest.error_handler import ErrorSchema
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import load_body
 from soulsync.api.schemas import (
-    PREDICTION_EXAMPLE,
     BatchRequestSchema,
     BatchResponseSchema,
     PredictionSchema,
     QuestionnaireSchema,
 )
 from soulsync.api.state import state
-from soulsync.inference.screening import NOTICE, Screening
+from soulsync.inference.screening import NOTICE, Screener, Screening
 from soulsync.observability import log_fields
 from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, PREDICTION_MESSAGE, read_answers
 
@@ -54,6 +54,27 @@ def documented(*decorators: Callable[[Callable], Callable]) -> Callable[[Callabl
         return view
 
     return decorate
+
+
+#: The documented replies are the served model's own answers to the contract example, computed
+#: when the app is built (document_examples), so that no retrain leaves the docs behind.
+REPLY_EXAMPLE = "PredictionReply"
+BATCH_REPLY_EXAMPLE = "BatchReply"
+
+
+def document_examples(spec: APISpec, screener: Screener, support: dict[str, Any]) -> None:
+    """Put the served model's reply to the contract example into the OpenAPI document."""
+    (screening,) = screener.screen([CONTRACT_EXAMPLE]).screenings
+    reply = reply_for(screening, screener.version, support)
+    batch = {
+        "message": PREDICTION_MESSAGE,
+        "count": 1,
+        "model_version": screener.version,
+        "results": [reply],
+    }
+    summary = "The served model's reply to the contract example"
+    spec.components.example(REPLY_EXAMPLE, {"summary": summary, "value": reply})
+    spec.components.example(BATCH_REPLY_EXAMPLE, {"summary": summary, "value": batch})
 
 
 def reply_for(screening: Screening, version: str, support: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +128,7 @@ def as_json(reply: dict[str, Any]) -> Response:
 #: The request, reply and error documentation shared by both single-screening paths.
 _questionnaire_endpoint = documented(
     blp.arguments(QUESTIONNAIRE_SCHEMA, example=CONTRACT_EXAMPLE),
-    blp.response(200, PredictionSchema, example=PREDICTION_EXAMPLE),
+    blp.response(200, PredictionSchema, examples={"contract": REPLY_EXAMPLE}),
     blp.alt_response(
         422,
         schema=ErrorSchema,
@@ -170,16 +191,7 @@ class BatchView(MethodView):
         blp.arguments(
             BATCH_SCHEMA, example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
         ),
-        blp.response(
-            200,
-            BatchResponseSchema,
-            example={
-                "message": PREDICTION_MESSAGE,
-                "count": 1,
-                "model_version": PREDICTION_EXAMPLE["model_version"],
-                "results": [PREDICTION_EXAMPLE],
-            },
-        ),
+        blp.response(200, BatchResponseSchema, examples={"contract": BATCH_REPLY_EXAMPLE}),
         blp.alt_response(
             422,
             schema=ErrorSchema,

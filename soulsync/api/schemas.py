@@ -29,49 +29,6 @@ from soulsync.questionnaire import (
     Question,
 )
 
-#: An illustrative reply to the contract example (the numbers depend on the model served).
-PREDICTION_EXAMPLE = {
-    "message": PREDICTION_MESSAGE,
-    "result": POSITIVE_RESULT,
-    "status": "success",
-    "probability": 0.795628,
-    "threshold": 0.479641,
-    "risk_level": "high",
-    "model_version": "f9fb3d190029",
-    "factors": [
-        {
-            "key": "Pressure",
-            "answer": 4,
-            "answer_label": "4",
-            "reference": 1,
-            "reference_label": "1",
-            "effect": 0.778371,
-        },
-        {
-            "key": "WorkOrStudent",
-            "answer": 0,
-            "answer_label": "Student",
-            "reference": 1,
-            "reference_label": "Working Professional",
-            "effect": 0.731183,
-        },
-        {
-            "key": "FinancialStress",
-            "answer": 3,
-            "answer_label": "3",
-            "reference": 2,
-            "reference_label": "2",
-            "effect": 0.255101,
-        },
-    ],
-    "support": {
-        "message": DEFAULTS["SUPPORT_MESSAGE"],
-        "contacts": DEFAULTS["SUPPORT_CONTACTS"],
-        "notice": NOTICE,
-    },
-    "notice": NOTICE,
-}
-
 
 class BaseSchema(Schema):
     """Clients of the old service may send keys beyond the ten, which it ignored: so do we."""

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from soulsync import evaluation
 from soulsync.inference import monitoring
 from soulsync.inference.model_folder import ServingCard
 from soulsync.inference.monitoring import CountLayout, Figure, GroupDrift, Status
 from soulsync.inference.screening import Screener
 from soulsync.monitor.exports import Export, read_exports
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
-from soulsync.training import evaluate
 
 SCOPE_EXPORT = "Every row of the export(s) given, from any number of instances."
 
@@ -85,7 +85,7 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
         for code, name in GROUPS.items():
             rows = groups == code
             if rows.any():
-                figures = evaluate.evaluation(
+                figures = evaluation.evaluation(
                     export.outcomes[rows], probabilities[rows], flagged[rows]
                 )
                 found.outcomes[name] = {

@@ -15,10 +15,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from soulsync.evaluation import calibration_bins
 from soulsync.inference.monitoring import score_bins
 from soulsync.monitor import Monitoring
 from soulsync.questionnaire import BY_KEY, GROUP_KEY, GROUPS, KEYS
-from soulsync.training.evaluate import calibration_bins
 
 SUMMARY_FILE = "summary.json"
 PAGE_FILE = "index.html"

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from soulsync import evaluation
 from soulsync.inference.card import Band, Decision, GroupDecision
 from soulsync.inference.decision import DecisionRule, RiskLevel
 from soulsync.questionnaire import GROUP_KEY, GROUPS, QUESTIONS
-from soulsync.training import evaluate
 
 #: Where `high` and `very_high` start, the same for every group: the model is calibrated within
 #: each group, so a band means the same risk for everyone. 0.65 lies above the students'
@@ -43,7 +43,7 @@ def decide(
     for code, name in GROUPS.items():
         rows = groups == code
         y, p = labels[rows], out_of_fold[rows]
-        threshold = evaluate.choose_threshold(y, p)
+        threshold = evaluation.choose_threshold(y, p)
         if threshold >= BAND_STARTS[0]:
             raise RuleError(
                 f"{name}: threshold {threshold:.3f} is not below where `high` starts "
@@ -52,15 +52,15 @@ def decide(
         rule = DecisionRule(threshold, BAND_STARTS)
         chosen[name] = GroupDecision(
             threshold=threshold,
-            threshold_interval=evaluate.threshold_interval(y, p, seed),
-            at_threshold=evaluate.decisions(y, p >= threshold),
+            threshold_interval=evaluation.threshold_interval(y, p, seed),
+            at_threshold=evaluation.decisions(y, p >= threshold),
             band_starts=BAND_STARTS,
             bands=_bands(name, rule, y, p, predict(answer_space(code))),
         )
     return Decision(
-        rule=evaluate.THRESHOLD_RULE,
-        target_recall=evaluate.TARGET_RECALL,
-        bootstrap_resamples=evaluate.BOOTSTRAP_RESAMPLES,
+        rule=evaluation.THRESHOLD_RULE,
+        target_recall=evaluation.TARGET_RECALL,
+        bootstrap_resamples=evaluation.BOOTSTRAP_RESAMPLES,
         groups=chosen,
     )
 

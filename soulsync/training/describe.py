@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from soulsync import evaluation
 from soulsync.inference.card import (
     CandidateResult,
     Count,
@@ -15,7 +16,6 @@ from soulsync.inference.card import (
     Training,
 )
 from soulsync.questionnaire import GROUPS, STUDENT
-from soulsync.training import evaluate
 from soulsync.training.data import Dataset
 from soulsync.training.model import Candidate
 from soulsync.training.recipe import SEED
@@ -34,9 +34,9 @@ def candidate_result(run_: CandidateRun, labels: np.ndarray, groups: np.ndarray)
     for code, name in GROUPS.items():
         rows = groups == code
         y, p = labels[rows], run_.out_of_fold[rows]
-        threshold = evaluate.choose_threshold(y, p)
-        by_group[name] = evaluate.evaluation(y, p, p >= threshold)
-    spreads = evaluate.fold_spreads(run_.folds)
+        threshold = evaluation.choose_threshold(y, p)
+        by_group[name] = evaluation.evaluation(y, p, p >= threshold)
+    spreads = evaluation.fold_spreads(run_.folds)
     return CandidateResult(
         name=run_.candidate.name,
         description=run_.candidate.description,
@@ -98,7 +98,7 @@ def limitations(data: Dataset) -> list[str]:
         f"({rates[GROUPS[STUDENT]]:.0%} and {rates['professionals']:.0%}): each group has its own "
         "threshold, and the figures are given for each group.",
         "Self-reported answers only; the model cannot see anything the questionnaire does not ask.",
-        f"Each group's threshold favours recall (at least {evaluate.TARGET_RECALL:.0%} of that "
+        f"Each group's threshold favours recall (at least {evaluation.TARGET_RECALL:.0%} of that "
         "group's positives found): it accepts false alarms so as to miss few people at risk.",
         "Anyone who reports suicidal thoughts must be shown where to get help, whatever the score.",
     ]

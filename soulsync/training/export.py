@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from soulsync import questionnaire
+from soulsync import evaluation, questionnaire
 from soulsync.inference import decision
 from soulsync.inference.backends import LiteBackend
 from soulsync.inference.card import Parity, Provenance
@@ -34,8 +34,8 @@ def to_tflite(model: keras.Model) -> bytes:
 
 
 #: The code that determines a model and its card: every module of the training package (a new
-#: stage counts without being listed), the questionnaire it encodes and the decision rule it
-#: applies.
+#: stage counts without being listed), the questionnaire it encodes, the decision rule it
+#: applies and the figures it reports.
 TRAINING_PACKAGE = Path(__file__).resolve().parent
 
 
@@ -44,6 +44,7 @@ def code_files() -> list[Path]:
         *sorted(TRAINING_PACKAGE.glob("*.py")),
         Path(questionnaire.__file__).resolve(),
         Path(decision.__file__).resolve(),
+        Path(evaluation.__file__).resolve(),
     ]
 
 

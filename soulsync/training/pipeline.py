@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from soulsync import evaluation
 from soulsync.inference.card import (
     CARD_FORMAT,
     Artifacts,
@@ -29,7 +30,6 @@ from soulsync.inference.model_folder import (
     write_card,
 )
 from soulsync.questionnaire import QUESTIONS
-from soulsync.training import evaluate
 from soulsync.training.data import load_dataset
 from soulsync.training.decision import decide
 from soulsync.training.describe import (
@@ -86,7 +86,9 @@ def run(
     )
 
     test_probabilities = predict(model, x[split.test])
-    test = evaluate.grouped_evaluation(y[split.test], test_probabilities, groups[split.test], rules)
+    test = evaluation.grouped_evaluation(
+        y[split.test], test_probabilities, groups[split.test], rules
+    )
     step("evaluated once on the test split")
 
     save_artifacts(model, out_dir, KERAS_FILE, TFLITE_FILE)
@@ -126,11 +128,13 @@ def run(
         cross_validation=CrossValidation(
             folds=FOLDS,
             rows=len(dev),
-            out_of_fold=evaluate.grouped_evaluation(y[dev], chosen.out_of_fold, groups[dev], rules),
-            spread=evaluate.fold_spreads(chosen.folds),
+            out_of_fold=evaluation.grouped_evaluation(
+                y[dev], chosen.out_of_fold, groups[dev], rules
+            ),
+            spread=evaluation.fold_spreads(chosen.folds),
         ),
         test=test,
-        calibration_bins=evaluate.CALIBRATION_BINS,
+        calibration_bins=evaluation.CALIBRATION_BINS,
         parity=parity_figures,
         data=data_facts(data, split),
         provenance=source,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from soulsync import evaluation
 from soulsync.inference.monitoring import SCORE_EDGES
-from soulsync.training import evaluate
 from soulsync.training.decision import BAND_STARTS
 from soulsync.training.model import CANDIDATES
 
@@ -29,9 +29,9 @@ def configuration(epochs: int | None) -> dict:
         "test_share": TEST_SHARE,
         "folds": FOLDS,
         "log_loss_tie": LOG_LOSS_TIE,
-        "target_recall": evaluate.TARGET_RECALL,
+        "target_recall": evaluation.TARGET_RECALL,
         "band_starts": list(BAND_STARTS),
-        "bootstrap_resamples": evaluate.BOOTSTRAP_RESAMPLES,
+        "bootstrap_resamples": evaluation.BOOTSTRAP_RESAMPLES,
         "score_edges": list(SCORE_EDGES),
         "epochs_override": epochs,
         "candidates": [asdict(candidate) for candidate in CANDIDATES],

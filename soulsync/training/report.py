@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from soulsync.evaluation import calibration_bins
 from soulsync.inference.card import ModelCard
 from soulsync.questionnaire import GROUPS
-from soulsync.training.evaluate import calibration_bins
 
 
 def write_report(

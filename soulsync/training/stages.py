@@ -10,8 +10,8 @@ import keras
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from soulsync import evaluation
 from soulsync.inference.card import Scores
-from soulsync.training import evaluate
 from soulsync.training.data import Dataset
 from soulsync.training.model import CANDIDATES, Candidate, build
 from soulsync.training.recipe import FOLDS, LOG_LOSS_TIE, SEED, TEST_SHARE
@@ -61,9 +61,9 @@ def cross_validate(
         for k, (fit_rows, held_rows) in enumerate(folds):
             model = fit(candidate, x[fit_rows], y[fit_rows], groups[fit_rows], SEED + k, epochs)
             predictions[held_rows] = predict(model, x[held_rows])
-            fold_scores.append(evaluate.scores(y[held_rows], predictions[held_rows]))
+            fold_scores.append(evaluation.scores(y[held_rows], predictions[held_rows]))
         runs.append(CandidateRun(candidate, predictions, fold_scores, model.count_params()))
-        spreads = evaluate.fold_spreads(fold_scores)
+        spreads = evaluation.fold_spreads(fold_scores)
         progress(
             f"{candidate.name:13s} {FOLDS}-fold CV: log loss {spreads['log_loss'].mean:.4f}, "
             f"AUC {spreads['roc_auc'].mean:.4f}, ECE {spreads['ece'].mean:.3f}"

@@ -1,5 +1,6 @@
-"""Figures of a set of predictions, the screening rule that picks a threshold, and its
-bootstrap interval. Everything returned is a part of the model card."""
+"""Figures of a set of predictions against outcomes, the screening rule that picks a threshold,
+and its bootstrap interval: what the model card reports, and what `soulsync monitor` measures
+on exports with outcomes. Needs scikit-learn (the train and monitor extras), never TensorFlow."""
 
 from __future__ import annotations
 
