@@ -15,7 +15,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from soulsync import texts
+
 ENV_PREFIX = "SOULSYNC_"
+
+API_KEY_HEADER = "X-API-Key"
+#: Open without a key: the platform's probes, liveness for clients, and the documentation
+#: (which holds no data).
+OPEN_PATHS = ("/health", "/healthz", "/readyz", "/docs", "/reference", "/openapi.json")
+#: The one path the loopback metrics port serves without a key: the collector's scrape.
+METRICS_PATH = "/metrics"
+#: The API-key rule as every page states it.
+KEY_RULE = (
+    f"When the service runs with API keys, every request needs one in the {API_KEY_HEADER} "
+    f"header, except {', '.join(OPEN_PATHS)} and, on the metrics port only, {METRICS_PATH}; "
+    "without keys (the default) no request needs one."
+)
 
 
 class ConfigError(ValueError):
@@ -152,9 +167,7 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         "API_KEYS",
         [],
         _csv,
-        "Comma-separated API keys. When set, every endpoint but /healthz, /readyz and the docs "
-        "pages requires one in the X-API-Key header (401 otherwise). Empty (the default): no "
-        "keys.",
+        f"Comma-separated API keys (401 without a valid one). {KEY_RULE}",
     ),
     _service(
         "METRICS_PORT",
@@ -172,17 +185,13 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     ),
     _service(
         "SUPPORT_MESSAGE",
-        "You do not have to face this alone. If you are thinking about suicide or are in danger, "
-        "please contact someone now.",
+        texts.SUPPORT_MESSAGE,
         str,
         "Text of the support block shown with a Depression result or suicidal thoughts.",
     ),
     _service(
         "SUPPORT_CONTACTS",
-        [
-            {"name": "Emergency services (Indonesia)", "phone": "112"},
-            {"name": "SEJIWA, Indonesia's national mental-health line", "phone": "119 ext. 8"},
-        ],
+        [dict(contact) for contact in texts.SUPPORT_CONTACTS],
         _contacts,
         'Support contacts as JSON: [{"name": "...", "phone": "..."}, ...].',
     ),

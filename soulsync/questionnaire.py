@@ -117,13 +117,6 @@ class Question:
                 code = self.code_for_label(value)
         return code if code is not None and self.min_code <= code <= self.max_code else None
 
-    def describe_allowed(self) -> str:
-        """A one-line, human-readable list of what this question accepts."""
-        if self.kind is Kind.SCALE:
-            return f"an integer from {self.min_code} to {self.max_code}"
-        listed = ", ".join(f"{o.code} ({o.en})" for o in self.options)
-        return f"one of the codes {listed}, or one of those labels"
-
 
 #: An integral number written as text: ASCII digits, an optional ".0", ASCII spaces around.
 _INTEGRAL_TEXT = re.compile(r"[ \t\r\n]*([0-9]{1,6})(?:\.0*)?[ \t\r\n]*", re.ASCII)
@@ -244,21 +237,6 @@ QUESTIONS: tuple[Question, ...] = (
         student_column="Family History of Mental Illness",
     ),
 )
-
-
-def read_answers(body: object) -> dict[str, int] | None:
-    """All ten answers of a questionnaire as codes (keys beyond the ten ignored), or None if
-    any is missing or not allowed: exactly what the API's Questionnaire schema accepts, read
-    without it (the schema then names what is wrong)."""
-    if not isinstance(body, dict):
-        return None
-    answers = {}
-    for question in QUESTIONS:
-        code = question.read(body.get(question.key))
-        if code is None:
-            return None
-        answers[question.key] = code
-    return answers
 
 
 #: The wire keys in the model's input order.

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_smorest import abort
 
-API_KEY_HEADER = "X-API-Key"
+from soulsync import texts
+from soulsync.config import API_KEY_HEADER, KEY_RULE, METRICS_PATH, OPEN_PATHS
+
 SECURITY_SCHEME = "ApiKeyAuth"
-#: Open without a key: Cloud Run's probes, and the documentation (which holds no data).
-OPEN_PATHS = ("/healthz", "/readyz", "/docs", "/reference", "/openapi.json")
 
 
 def key_is_valid(sent: str, keys: list[str]) -> bool:
@@ -24,29 +24,30 @@ def key_is_valid(sent: str, keys: list[str]) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    """Check keys before every request, when there are keys: without them, nothing runs."""
+    keys = list(app.config["API_KEYS"])
+    if not keys:
+        return
+    metrics_port = str(app.config["METRICS_PORT"] or "")
+
     @app.before_request
     def require_api_key() -> None:
-        keys = current_app.config["API_KEYS"]
-        if not keys or request.method == "OPTIONS":  # CORS preflights carry no custom headers
+        if request.method == "OPTIONS":  # CORS preflights carry no custom headers
             return
-        if request.path.startswith(OPEN_PATHS):
+        path = request.path
+        if path.startswith(OPEN_PATHS):
             return
-        metrics_port = current_app.config["METRICS_PORT"]
-        if metrics_port and request.environ.get("SERVER_PORT") == str(metrics_port):
+        if path == METRICS_PATH and request.environ.get("SERVER_PORT") == metrics_port:
             return  # the loopback-only metrics port: the platform's collector, not a client
         sent = request.headers.get(API_KEY_HEADER)
         if sent is None:
             abort(
                 401,
-                message=f"This service needs an API key in the {API_KEY_HEADER} header.",
+                message=texts.KEY_MISSING.format(header=API_KEY_HEADER),
                 headers={"WWW-Authenticate": API_KEY_HEADER},
             )
         if not key_is_valid(sent, keys):
-            abort(
-                401,
-                message="The API key is not valid.",
-                headers={"WWW-Authenticate": API_KEY_HEADER},
-            )
+            abort(401, message=texts.KEY_INVALID, headers={"WWW-Authenticate": API_KEY_HEADER})
 
 
 def document(spec_options: dict) -> dict:
@@ -59,9 +60,7 @@ def document(spec_options: dict) -> dict:
                     "type": "apiKey",
                     "in": "header",
                     "name": API_KEY_HEADER,
-                    "description": "Required on every endpoint but /healthz and /readyz when the "
-                    "service is configured with API keys (SOULSYNC_API_KEYS); off by "
-                    "default.",
+                    "description": KEY_RULE,
                 }
             }
         },

@@ -10,9 +10,8 @@ from typing import Any
 import flask_swagger_ui
 from flask import Blueprint, Flask, Response, render_template, send_from_directory
 
-from soulsync import __version__, security
+from soulsync import __version__, security, texts
 from soulsync.api.state import state
-from soulsync.inference.screening import NOTICE
 
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 SWAGGER_UI_ASSETS_URL = "/docs/assets/"
@@ -25,7 +24,7 @@ questionnaire, the backend sends the answers here and receives a screening resul
 probability, a risk level, the answers that drove the score and, whenever the person reported
 suicidal thoughts or the result is Depression, where to get help.
 
-**{NOTICE}**
+**{texts.NOTICE}**
 
 The questions, their codes and labels are served by `GET /questionnaire`. Errors share one
 shape: `{{"code", "status", "message", "errors"}}`; a validation error (422) names each bad field

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-VALIDATION_MESSAGE = (
-    "Some fields are missing or invalid: each is named under errors, by location (json, query)."
-)
+from soulsync import texts
+
+VALIDATION_MESSAGE = texts.INVALID_FIELDS
 
 #: The 422 reply for an invalid answer, as the docs show it.
 VALIDATION_ERROR_EXAMPLE = {
@@ -18,13 +19,25 @@ VALIDATION_ERROR_EXAMPLE = {
 }
 
 
+def default_message(code: int) -> str | None:
+    """The service's own sentence for an error that the code raising it did not word."""
+    if code == 413:
+        return texts.TOO_LARGE.format(limit=current_app.config["MAX_CONTENT_LENGTH"])
+    return {
+        404: texts.NOT_FOUND,
+        405: texts.METHOD_NOT_ALLOWED,
+        422: texts.INVALID_FIELDS,
+    }.get(code)
+
+
 class ServiceApi(Api):
-    """flask-smorest's Api, with a `message` in every error body (and `Allow` on a 405)."""
+    """flask-smorest's Api (its documented error handler), with a `message` of the service's own
+    in every error body, and `Allow` on a 405."""
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict, int, dict]:
         payload, code, headers = super().handle_http_exception(error)
         if "message" not in payload:
-            payload["message"] = VALIDATION_MESSAGE if code == 422 else error.description
+            payload["message"] = default_message(code) or error.description
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers = {**headers, "Allow": ", ".join(error.valid_methods)}
         return payload, code, headers

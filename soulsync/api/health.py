@@ -6,25 +6,56 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+from marshmallow import Schema, fields
 
-from soulsync import metrics, observability
-from soulsync.api.schemas import HealthSchema, ReadySchema
+from soulsync import metrics, observability, texts
+from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
 
 
-@blp.route("/healthz")
-class LiveView(MethodView):
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ready"})
+    model_version = fields.String(required=True)
+    backend = fields.String(required=True, metadata={"example": "tflite"})
+    load_seconds = fields.Float(required=True)
+
+
+def _alive(docstring: str) -> Any:
     @blp.doc(security=[])
     @blp.response(200, HealthSchema)
-    def get(self) -> dict[str, str]:
-        """Liveness
-
-        200 while the process can answer at all.
-        """
+    def get(self: MethodView) -> dict[str, str]:
         return {"status": "ok"}
+
+    get.__doc__ = docstring
+    return get
+
+
+@blp.route("/healthz")
+class LiveView(MethodView):
+    get = _alive(
+        """Liveness (the platform's probe)
+
+        200 while the process can answer at all. On a `*.run.app` address Google's front end
+        keeps this path for itself: clients use `GET /health`.
+        """
+    )
+
+
+@blp.route("/health")
+class ClientLiveView(MethodView):
+    get = _alive(
+        """Liveness (for clients)
+
+        The same as `GET /healthz`, at a path that Cloud Run's `*.run.app` addresses pass on.
+        """
+    )
 
 
 @blp.route("/readyz")
@@ -63,6 +94,6 @@ class MetricsView(MethodView):
         """
         port = current_app.config["METRICS_PORT"]
         if port and request.environ.get("SERVER_PORT") != str(port):
-            abort(404, message="The requested URL was not found on the server.")
+            abort(404, message=texts.NOT_FOUND)
         text = metrics.exposition(observability.request_counts(), state().live)
         return Response(text, mimetype=metrics.CONTENT_TYPE)

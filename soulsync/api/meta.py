@@ -6,16 +6,50 @@ from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
-from soulsync import __version__
-from soulsync.api.schemas import LanguageArgsSchema, QuestionnaireDocSchema, WelcomeSchema
+from soulsync import __version__, texts
+from soulsync.api.answers import BaseSchema
+from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
 from soulsync.inference.card import ModelCardSchema
-from soulsync.inference.screening import NOTICE
-from soulsync.questionnaire import QUESTIONS
+from soulsync.questionnaire import LANGUAGES, QUESTIONS, Kind
 
 blp = Blueprint("meta", __name__, description="The service, its questionnaire and its model.")
+
+
+class LanguageArgsSchema(BaseSchema):
+    lang = fields.String(
+        load_default="en",
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "Language of texts and labels: en (default) or id."},
+    )
+
+
+class OptionSchema(Schema):
+    code = fields.Integer(required=True)
+    label = fields.String(required=True)
+
+
+class QuestionSchema(Schema):
+    key = fields.String(required=True)
+    text = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in Kind]))
+    options = fields.List(fields.Nested(OptionSchema), required=True)
+
+
+class QuestionnaireDocSchema(Schema):
+    language = fields.String(required=True)
+    questions = fields.List(fields.Nested(QuestionSchema), required=True)
+
+
+class WelcomeSchema(Schema):
+    message = fields.String(required=True, metadata={"example": texts.WELCOME})
+    version = fields.String(required=True, metadata={"description": "The service's version."})
+    model_version = fields.String(required=True)
+    docs = fields.String(required=True, metadata={"example": "/docs"})
+    openapi = fields.String(required=True, metadata={"example": "/openapi.json"})
+    notice = fields.String(required=True)
 
 
 @blp.route("/")
@@ -28,18 +62,18 @@ class WelcomeView(MethodView):
         Says what this service is, its version and where its documentation lives.
         """
         return {
-            "message": "Welcome to the SoulSync API",
+            "message": texts.WELCOME,
             "version": __version__,
             "model_version": state().screener.version,
             "docs": "/docs",
             "openapi": "/openapi.json",
-            "notice": NOTICE,
+            "notice": texts.NOTICE,
         }
 
 
 @blp.route("/questionnaire")
 class QuestionnaireView(MethodView):
-    @blp.arguments(LanguageArgsSchema, location="query")
+    @blp.arguments(LanguageArgsSchema(), location="query")
     @blp.response(200, QuestionnaireDocSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self, args: dict[str, str]) -> dict[str, Any]:

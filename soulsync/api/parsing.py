@@ -1,19 +1,26 @@
-"""Reading JSON bodies strictly, so that nothing a client sends can become a 500, no body can
-mean two things, and no number means what it only happens to convert to."""
+"""How every request body is read: strict JSON, as the parser of every blueprint.
+
+flask-smorest hands each `@blp.arguments(..., location="json")` to webargs; the blueprints here
+use a webargs parser whose `json` location is this strict reader (webargs' documented
+`location_loader` hook), so that nothing a client sends can become a 500, no body can mean two
+things, and no number means what it only happens to convert to.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn
 
-from flask import Request, request
+import flask_smorest
+from flask import Request
 from flask_smorest import abort
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-T = TypeVar("T")
+from soulsync import texts
 
 
 class _Rejected(ValueError):
@@ -25,13 +32,13 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _Rejected(f"The JSON body repeats the key {json.dumps(key)[:60]}.")
+            raise _Rejected(texts.REPEATED_KEY.format(key=json.dumps(key)[:60]))
         result[key] = value
     return result
 
 
 def _no_constants(name: str) -> NoReturn:
-    raise _Rejected(f"The JSON body holds {name}, which is not JSON.")
+    raise _Rejected(texts.NOT_JSON_CONSTANT.format(name=name))
 
 
 def parse_strict_json(data: bytes) -> Any:
@@ -51,42 +58,49 @@ def read_json_body(request: Request) -> Any:
     that cannot be read or is not strict JSON, 413 for one over the size limit (with or without
     Content-Length)."""
     if not request.is_json:
-        abort(415, message="Send the body as JSON, with Content-Type: application/json.")
+        abort(415, message=texts.NOT_JSON)
     try:
         data = request.get_data(cache=True)
     except HTTPException:
         raise  # the size limit's 413
     except Exception:  # the server's framing errors (a malformed chunked body, say)
         # Closed after the reply: what is left of the body cannot be read as the next request.
-        abort(400, message="The request body could not be read.", headers={"Connection": "close"})
+        abort(400, message=texts.UNREADABLE_BODY, headers={"Connection": "close"})
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(data) >= limit:
         # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
         # as a body announced with Content-Length would be.
-        abort(413, message=f"The request body is larger than {limit} bytes.")
+        abort(413, message=texts.TOO_LARGE.format(limit=limit))
     if not data.strip():
-        abort(400, message="The request body is empty: send a JSON object.")
+        abort(400, message=texts.EMPTY_BODY)
     try:
         return parse_strict_json(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        abort(400, message=f"The request body is not valid JSON ({error.__class__.__name__}).")
+        abort(400, message=texts.INVALID_JSON.format(problem=error.__class__.__name__))
     except _Rejected as error:
         abort(400, message=str(error))
     except RecursionError:
-        abort(400, message="The JSON body is nested too deeply.")
+        abort(400, message=texts.TOO_DEEP)
     except ValueError:  # e.g. an integer of more digits than Python will convert
-        abort(400, message="The JSON body holds a value that cannot be read.")
+        abort(400, message=texts.UNREADABLE_VALUE)
 
 
-def load_body(schema: Schema, fast: Callable[[Any], T | None]) -> T:
-    """The request's body as `schema` loads it. `fast` reads a valid body by the same rules
-    without marshmallow (a tenth of the cost); anything it cannot read goes through the schema,
-    whose 422 names each bad field under `errors.json`, as flask-smorest's arguments did."""
-    body = read_json_body(request)
-    loaded = fast(body)
-    if loaded is not None:
-        return loaded
-    try:
-        return schema.load(body)
-    except ValidationError as error:
-        abort(422, exc=error, messages={"json": error.messages})
+class StrictJsonParser(FlaskParser):
+    """webargs' Flask parser, with its own location map: registering a loader on it changes
+    this parser only, not every webargs parser in the process."""
+
+    __location_map__: ClassVar[dict[str, str | Callable]] = {**FlaskParser.__location_map__}
+
+
+parser = StrictJsonParser()
+
+
+@parser.location_loader("json")
+def load_strict_json(request: Request, schema: Schema) -> Any:
+    return read_json_body(request)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, whose `arguments` read JSON bodies strictly."""
+
+    ARGUMENTS_PARSER = parser

@@ -20,7 +20,7 @@ class ApiState:
     screener: Screener
     #: What the screener has seen, counted (for /metrics and /monitoring).
     live: LiveCounts
-    #: The support block as replies carry it (message, contacts, notice), built once.
+    #: The support block as replies carry it (message, contacts, notice), dumped once.
     support: dict[str, Any]
 
 

@@ -28,10 +28,6 @@ from soulsync.questionnaire import (
     SUICIDAL_THOUGHTS_KEY,
 )
 
-NOTICE = (
-    "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
-    "depression; please talk to one if you are worried about how you feel."
-)
 GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
@@ -42,6 +38,8 @@ class Screening:
     probability: float
     group: str
     threshold: float
+    #: The version of the model that scored it.
+    model_version: str
     risk_level: RiskLevel
     factors: tuple[Factor, ...]
     #: Whether the person must be shown where to get help: always after suicidal thoughts,
@@ -118,6 +116,7 @@ class Screener:
                     probability=probability,
                     group=group,
                     threshold=rule.threshold,
+                    model_version=self.version,
                     risk_level=level,
                     factors=factors,
                     support_due=level is not RiskLevel.LOW or answers[SUICIDAL_THOUGHTS_KEY] == 1,

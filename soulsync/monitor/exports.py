@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from soulsync import texts
 from soulsync.questionnaire import BY_KEY, KEYS, POSITIVE_RESULT
 
 OUTCOME_COLUMN = POSITIVE_RESULT  # "Depression", as in the survey
@@ -117,7 +118,7 @@ def read_exports(paths: list[Path]) -> Export:
                     shown = str(record[key])[:40]
                     problems.append(
                         f"{where}, column {key!r}: {shown!r} is not allowed "
-                        f"(expected {BY_KEY[key].describe_allowed()})"
+                        f"(expected {texts.allowed(BY_KEY[key])})"
                     )
                 codes.append(code)
             outcome = None

@@ -1,0 +1,128 @@
+"""The questionnaire as a request body: one field per question, generated from
+soulsync.questionnaire, which validates each answer, names what is wrong, and documents the
+question's codes and labels in the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+from soulsync import texts
+from soulsync.config import DEFAULTS
+from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
+
+#: How many bad questionnaires of a batch a 422 names; the rest are counted, not listed.
+REPORTED_BAD_ITEMS = 10
+
+
+class BaseSchema(Schema):
+    """Clients of the old service may send keys beyond the ten, which it ignored: so do we."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def shown(value: Any) -> str:
+    """A bad value as an error message shows it: short, and never more than it was."""
+    if isinstance(value, Decimal):
+        return str(value)[:40]
+    if isinstance(value, str | int | float | bool):
+        text = json.dumps(value)
+        return text if len(text) <= 40 else text[:40] + "..."
+    return f"of type {'array' if isinstance(value, list) else 'object'}"
+
+
+class Answer(fields.Field):
+    """One answer: its integer code; an integral number written as 2.0 or "2"; or, for a
+    categorical question, the option's label (English or Indonesian, any case)."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+        integer: dict[str, Any] = {"type": "integer"}
+        if question.kind is Kind.SCALE:
+            integer |= {"minimum": question.min_code, "maximum": question.max_code}
+        else:
+            integer["enum"] = list(question.codes)
+        # The strings listed are the canonical ones; the service also accepts any case, spaces
+        # around, and integral numbers such as "2.0".
+        text: dict[str, Any] = {
+            "type": "string",
+            "description": "the code written as text",
+            "enum": [str(code) for code in question.codes],
+        }
+        if question.kind is Kind.CATEGORICAL:
+            labels = ", ".join(f"{o.code} = {o.en!r} / {o.id!r}" for o in question.options)
+            text["description"] = "the code as text, or the option's label (any case)"
+            text["enum"] += [label for o in question.options for label in (o.en, o.id)]
+            description = f"{question.text_en}. Codes: {labels}."
+        else:
+            description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."
+        super().__init__(
+            required=True,
+            metadata={
+                "description": description,
+                "anyOf": [integer, text],
+                "example": CONTRACT_EXAMPLE[question.key],
+            },
+            error_messages={
+                "required": texts.ANSWER_MISSING.format(allowed=texts.allowed(question)),
+                "null": texts.ANSWER_NULL.format(allowed=texts.allowed(question)),
+            },
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        code = self.question.read(value)
+        if code is None:
+            raise ValidationError(
+                texts.ANSWER_INVALID.format(
+                    shown=shown(value), allowed=texts.allowed(self.question)
+                )
+            )
+        return code
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+QuestionnaireSchema = BaseSchema.from_dict(
+    {question.key: Answer(question) for question in QUESTIONS}, name="Questionnaire"
+)
+
+
+class QuestionnaireList(fields.List):
+    """A batch's questionnaires. The batch limit is checked before any item is read, and a 422
+    names at most REPORTED_BAD_ITEMS bad ones, so that a small body buys neither much work nor
+    a large reply."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
+        if isinstance(value, list):
+            limit = current_app.config["BATCH_LIMIT"]
+            if not 1 <= len(value) <= limit:
+                raise ValidationError(texts.BATCH_SIZE.format(limit=limit, count=len(value)))
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError as error:
+            bad = error.messages
+            if not isinstance(bad, dict) or len(bad) <= REPORTED_BAD_ITEMS:
+                raise
+            named = {str(index): errors for index, errors in list(bad.items())[:REPORTED_BAD_ITEMS]}
+            named["more"] = [texts.MORE_INVALID.format(count=len(bad) - REPORTED_BAD_ITEMS)]
+            raise ValidationError(named) from None
+
+
+class BatchRequestSchema(BaseSchema):
+    questionnaires = QuestionnaireList(
+        fields.Nested(QuestionnaireSchema),
+        required=True,
+        metadata={
+            "description": f"From 1 to the batch limit ({DEFAULTS['BATCH_LIMIT']:,} unless "
+            "SOULSYNC_BATCH_LIMIT says otherwise) questionnaires. A bad one is reported under "
+            f"its index (the first {REPORTED_BAD_ITEMS}; then `more` counts the rest).",
+            "minItems": 1,
+            "maxItems": DEFAULTS["BATCH_LIMIT"],
+        },
+    )
