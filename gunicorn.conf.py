@@ -75,11 +75,10 @@ from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server):
-    """Start counting from zero: an earlier run's files would add to this one's
-    (prometheus-client's *.db, soulsync.metrics' *.counts)."""
-    for pattern in ("*.db", "*.counts"):
-        for stale in glob.glob(os.path.join(_metrics_dir, pattern)):
-            os.remove(stale)
+    """Start counting from zero: an earlier run's files would add to this one's (as
+    prometheus-client's documentation asks, the folder is emptied before the workers start)."""
+    for stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(stale)
 
 
 def child_exit(server, worker):

@@ -16,10 +16,11 @@ from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import RequestRedirect
 
-from soulsync import api, config, metrics, observability, security
+from soulsync import api, config, observability, security
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.monitoring import SCORE_EDGES, CountLayout
 from soulsync.inference.screening import Screener
+from soulsync.metrics import LiveCounts, ServiceMetrics
 
 logger = logging.getLogger("soulsync")
 
@@ -68,25 +69,25 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(settings)
     observability.init_app(app)
     security.init_app(app)
-    screener = load_screener(app)
-    api.init_app(app, screener, count_screenings(screener))
-    observability.count_requests(app)  # once every route is known
+    service_metrics = observability.service_metrics(app)
+    screener = load_screener(app, service_metrics)
+    api.init_app(app, screener, count_screenings(screener, service_metrics))
     return app
 
 
-def count_screenings(screener: Screener) -> metrics.LiveCounts:
+def count_screenings(screener: Screener, service_metrics: ServiceMetrics) -> LiveCounts:
     """Count what the screener sees (answers, scores, results per group) for /metrics and
     /monitoring: aggregates only."""
     reference = screener.card.reference
     edges = reference.score_edges if reference is not None else SCORE_EDGES
-    return metrics.LiveCounts(CountLayout(edges), screener.version)
+    return LiveCounts(CountLayout(edges), screener.version, service_metrics)
 
 
-def load_screener(app: Flask) -> Screener:
+def load_screener(app: Flask, service_metrics: ServiceMetrics) -> Screener:
     """Load and warm up the model once for this process, and say so in the log and metrics."""
     path = Path(app.config["MODEL_PATH"] or DEFAULT_MODEL_PATH)
     screener = Screener.load(path, app.config["TOP_FACTORS"])
-    metrics.model_loaded(screener.version, screener.backend_name, screener.load_seconds)
+    service_metrics.model_loaded(screener.version, screener.backend_name, screener.load_seconds)
     logger.info(
         "model %s loaded from %s (%s backend) in %.3f s",
         screener.version,

@@ -2,8 +2,8 @@
 
 The access line is JSON in Cloud Logging's shape (`httpRequest`, `logging.googleapis.com/trace`).
 Nothing a client sends is logged (it is health data): no body, no answer, no query string, no
-user agent, not the path as typed (the route instead); the request id is kept only if it is a
-short plain token.
+user agent, not the path as typed (the route instead, or for a path that matches no route, the
+route it nearly names); the request id is kept only if it is a short plain token.
 """
 
 from __future__ import annotations
@@ -12,22 +12,34 @@ import logging
 import re
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
 from soulsync.logs import configure_logging
-from soulsync.metrics import METHODS, RequestCounts
+from soulsync.metrics import METHODS, ServiceMetrics
 
-EXTENSION = "soulsync.requests"
+EXTENSION = "soulsync.metrics"
 #: Probes and scrapes that succeed are counted but not logged: they would drown the log.
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+QUIET_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-ID"
 TRACE_HEADER = "X-Cloud-Trace-Context"
+UNMATCHED = "unmatched"
 _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 access_logger = logging.getLogger("soulsync.access")
+
+
+@dataclass
+class RequestRecord:
+    """What the access line and the metrics need of one request, kept on `g`."""
+
+    started: float
+    request_id: str
+    #: Extra fields of the access line (the model version): never anything a client sent.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 def _new_request_id() -> str:
@@ -48,82 +60,75 @@ def _trace() -> dict[str, str]:
 
 
 def log_fields(**fields: Any) -> None:
-    """Add fields (model version, result...) to the current request's access line."""
-    g.setdefault("log_fields", {}).update(fields)
+    """Add fields (the model version...) to the current request's access line."""
+    g.soulsync_request.fields.update(fields)
 
 
 def init_app(app: Flask) -> None:
     """JSON log lines on stdout; time every request, echo its id, write its access line and
-    count it (see count_requests)."""
+    count it (count_requests, once every route is known)."""
     configure_logging(app.config["LOG_LEVEL"])
+    app.extensions[EXTENSION] = ServiceMetrics()
 
     @app.before_request
     def start_request() -> None:
-        # Set afresh: an app context (and its g) can outlive one request, in tests. Flask
-        # documents _get_current_object() as the way to the object behind a proxy: each use of
-        # the proxy itself costs a look-up.
-        context = g._get_current_object()
-        context.started = time.perf_counter()
-        context.request_id = _new_request_id()
-        context.log_fields = {}
+        g.soulsync_request = RequestRecord(time.perf_counter(), _new_request_id())
 
-    @app.after_request
-    def finish(response: Response) -> Response:
-        current, context = request._get_current_object(), g._get_current_object()
-        seconds = time.perf_counter() - context.get("started", time.perf_counter())
-        # A request refused before start_request ran (none is, today) still gets an id.
-        identifier = context.get("request_id") or _new_request_id()
-        response.headers.add(REQUEST_ID_HEADER, identifier)
-        url_rule = current.url_rule
-        rule = url_rule.rule if url_rule else "unmatched"
-        method, status = current.method, response.status_code
-        # A method the route does not take (or an invented one) is "other": whatever clients
-        # send, each route has a handful of series.
-        if method not in METHODS or url_rule is None or method not in url_rule.methods:
-            method = "other"
-        counts = request_counts()
-        if counts is not None:
-            counts.record(rule, method, status, seconds)
-        if rule in QUIET_PATHS and status < 400:
-            return response
-        fields = {
-            "httpRequest": {
-                "requestMethod": method,
-                # The route, not the path: a path is whatever the client typed.
-                "requestUrl": rule,
-                "status": status,
-                "responseSize": str(response.calculate_content_length() or 0),
-                "latency": f"{seconds:.6f}s",
-                "protocol": current.environ.get("SERVER_PROTOCOL", ""),
-            },
-            "request_id": identifier,
-            **_trace(),
-            **context.get("log_fields", {}),
-        }
-        level = logging.ERROR if status >= 500 else logging.INFO
-        if access_logger.isEnabledFor(level):
-            # makeRecord and handle, not log(): log() also walks the stack to find the caller,
-            # which the line does not show.
-            record = access_logger.makeRecord(
-                access_logger.name,
-                level,
-                __file__,
-                0,
-                "%s %s %s",
-                (method, rule, status),
-                None,
-                extra={"fields": fields},
-            )
-            access_logger.handle(record)
+    app.after_request(finish_request)
+
+
+def _route(url_rule: Any, path: str) -> tuple[str, str | None]:
+    """The route a request matched, or `unmatched` and the route its path nearly names (the
+    same but for a trailing slash): a clue for the log, never the client's own bytes."""
+    if url_rule is not None:
+        return url_rule.rule, None
+    near = path.rstrip("/") if path.endswith("/") else path + "/"
+    routes = {rule.rule for rule in current_app.url_map.iter_rules()}
+    return UNMATCHED, near if near in routes else None
+
+
+def finish_request(response: Response) -> Response:
+    """Echo the request id, count the request and write its access line."""
+    record: RequestRecord | None = g.get("soulsync_request")
+    if record is None:  # refused before start_request ran (a routing error raised early)
+        record = RequestRecord(time.perf_counter(), _new_request_id())
+    seconds = time.perf_counter() - record.started
+    response.headers.add(REQUEST_ID_HEADER, record.request_id)
+    current = request._get_current_object()  # Flask's documented way past the proxy
+    metrics: ServiceMetrics = current_app.extensions[EXTENSION]
+    rule, near = _route(current.url_rule, current.path)
+    method, status = current.method, response.status_code
+    if rule != UNMATCHED and method not in current.url_rule.methods:
+        method = "other"  # a method the route does not take: bounded series, whatever is sent
+    elif method not in METHODS:
+        method = "other"
+    metrics.record_request(rule, method, status, seconds)
+    if rule in QUIET_PATHS and status < 400:
         return response
+    level = logging.ERROR if status >= 500 else logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return response
+    http = {
+        "requestMethod": method,
+        # The route, not the path: a path is whatever the client typed.
+        "requestUrl": rule,
+        "status": status,
+        "responseSize": str(response.calculate_content_length() or 0),
+        "latency": f"{seconds:.6f}s",
+        "protocol": current.environ.get("SERVER_PROTOCOL", ""),
+    }
+    fields = {"httpRequest": http, "request_id": record.request_id, **_trace(), **record.fields}
+    if near is not None:
+        fields["near_route"] = near
+    # makeRecord and handle, not log(): log() also walks the stack to find the caller, which
+    # the line does not show.
+    line = access_logger.makeRecord(
+        access_logger.name, level, __file__, 0, "%s %s %s", (method, rule, status),
+        None, extra={"fields": fields},
+    )  # fmt: skip
+    access_logger.handle(line)
+    return response
 
 
-def count_requests(app: Flask) -> RequestCounts:
-    """Count every request by route, method and status, once every route is known."""
-    counts = RequestCounts(sorted({rule.rule for rule in app.url_map.iter_rules()}))
-    app.extensions[EXTENSION] = counts
-    return counts
-
-
-def request_counts() -> RequestCounts | None:
-    return current_app.extensions.get(EXTENSION)
+def service_metrics(app: Flask) -> ServiceMetrics:
+    return app.extensions[EXTENSION]

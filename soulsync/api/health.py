@@ -95,5 +95,5 @@ class MetricsView(MethodView):
         port = current_app.config["METRICS_PORT"]
         if port and request.environ.get("SERVER_PORT") != str(port):
             abort(404, message=texts.NOT_FOUND)
-        text = metrics.exposition(observability.request_counts(), state().live)
+        text = observability.service_metrics(current_app).exposition()
         return Response(text, mimetype=metrics.CONTENT_TYPE)

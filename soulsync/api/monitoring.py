@@ -88,7 +88,7 @@ class MonitoringView(MethodView):
         }
         if reference is None:
             return reply | {"status": "too_few", "group_mix": None, "groups": {}}
-        layout, counts = current.live.layout, current.live.total()
+        layout, counts = current.live.layout, current.live.published()
         mix = monitoring.group_mix(reference, layout, counts)
         return reply | monitoring.summary(mix, monitoring.drift(reference, layout, counts))
 

@@ -66,30 +66,21 @@ def status_of(index: float) -> Status:
 
 class CountLayout:
     """Where each count lives in one flat array, per group: every answer option of every
-    question, every score bin, and the two results."""
+    question, every score bin, and the two results. One rule places a questionnaire
+    (`slots_of`); live counts and exports both count through it."""
 
     def __init__(self, score_edges: Sequence[float]) -> None:
         self.score_edges = list(score_edges)
-        self.question_offsets = np.cumsum([0, *(len(q.options) for q in QUESTIONS[:-1])])
-        self.min_codes = np.array([q.min_code for q in QUESTIONS])
         self.answer_slots = sum(len(q.options) for q in QUESTIONS)
         self.score_slots = len(self.score_edges) + 1
         self.per_group = self.answer_slots + self.score_slots + 2
         self.size = self.per_group * len(GROUPS)
         self._group_column = KEYS.index(GROUP_KEY)
-        self._offsets = self.question_offsets.tolist()
-        self._lows = self.min_codes.tolist()
+        self._offsets = np.cumsum([0, *(len(q.options) for q in QUESTIONS[:-1])]).tolist()
+        self._lows = [q.min_code for q in QUESTIONS]
 
-    def slots(self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray):
-        """The slots to add one to, for (n, 10) answers (wire codes), their scores and results."""
-        base = answers[:, self._group_column].astype(np.int64) * self.per_group
-        answer = base[:, None] + self.question_offsets + (answers - self.min_codes)
-        score = base + self.answer_slots + score_bins(self.score_edges, probabilities)
-        result = base + self.answer_slots + self.score_slots + flagged.astype(np.int64)
-        return np.concatenate([answer.ravel(), score, result])
-
-    def slots_of_one(self, answers: list[int], probability: float, flagged: bool) -> list[int]:
-        """`slots` for one questionnaire, in plain Python."""
+    def slots_of(self, answers: list[int], probability: float, flagged: bool) -> list[int]:
+        """The slots one questionnaire (its ten codes in KEYS order) adds one to."""
         base = answers[self._group_column] * self.per_group
         slots = [
             base + offset + code - low
@@ -100,22 +91,53 @@ class CountLayout:
         slots.append(scores + self.score_slots + int(flagged))
         return slots
 
+    def group_of(self, answers: list[int]) -> str:
+        return GROUPS[answers[self._group_column]]
+
     def count(
         self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray
     ) -> np.ndarray:
         """The counts of a set of questionnaires, in this layout."""
-        return np.bincount(self.slots(answers, probabilities, flagged), minlength=self.size)
+        counts = [0] * self.size
+        for row, probability, positive in zip(
+            answers.tolist(), probabilities.tolist(), flagged.tolist(), strict=True
+        ):
+            for slot in self.slots_of(row, probability, positive):
+                counts[slot] += 1
+        return np.array(counts, dtype=np.int64)
+
+    def group_slots(self, group: str) -> GroupSlots:
+        """Which slot holds each of a group's counts."""
+        code = next(code for code, name in GROUPS.items() if name == group)
+        base = code * self.per_group
+        scores = base + self.answer_slots
+        return GroupSlots(
+            answers={
+                q.key: [base + offset + i for i in range(len(q.options))]
+                for q, offset in zip(QUESTIONS, self._offsets, strict=True)
+            },
+            scores=list(range(scores, scores + self.score_slots)),
+            negative=scores + self.score_slots,
+            positive=scores + self.score_slots + 1,
+        )
 
     def group_counts(self, counts: np.ndarray, group: str) -> GroupCounts:
-        code = next(code for code, name in GROUPS.items() if name == group)
-        part = counts[code * self.per_group : (code + 1) * self.per_group]
-        answers = {
-            q.key: part[offset : offset + len(q.options)].tolist()
-            for q, offset in zip(QUESTIONS, self.question_offsets.tolist(), strict=True)
-        }
-        scores = part[self.answer_slots : self.answer_slots + self.score_slots].tolist()
-        negative, positive = part[self.answer_slots + self.score_slots :].tolist()
-        return GroupCounts(answers=answers, scores=scores, negative=negative, positive=positive)
+        slots = self.group_slots(group)
+        values = counts.tolist()
+        return GroupCounts(
+            answers={key: [values[s] for s in held] for key, held in slots.answers.items()},
+            scores=[values[s] for s in slots.scores],
+            negative=values[slots.negative],
+            positive=values[slots.positive],
+        )
+
+
+@dataclass(frozen=True)
+class GroupSlots:
+    answers: dict[str, list[int]]
+    scores: list[int]
+    negative: int
+    positive: int
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from soulsync.logs import JsonFormatter
+from soulsync.metrics import PUBLISH_EVERY
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
 CANARY = "zq-canary-7731"
@@ -110,3 +111,39 @@ def test_metrics_count_requests_and_predictions(client) -> None:
     assert "soulsync_model_info{" in after and "soulsync_model_load_seconds" in after
     assert 'soulsync_predictions_total{group="students",model_version=' in after
     assert 'soulsync_answers_total{answer="4",group="students",model_version=' in after
+
+
+def test_drift_counts_leave_the_process_in_steps_only(client) -> None:
+    """One questionnaire's answers and result never show in /metrics or /monitoring: a group's
+    counts are published once PUBLISH_EVERY of them have been screened, all at once."""
+    predictions = 'soulsync_predictions_total{group="professionals",model_version='
+
+    def published() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        lines = [x for x in text.splitlines() if x.startswith(predictions)]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+    professional = {**CONTRACT_EXAMPLE, "WorkOrStudent": 1}
+    for _ in range(PUBLISH_EVERY - 1):
+        client.post("/predict", json=professional)
+    assert published() == 0
+    assert client.get("/monitoring").get_json()["groups"]["professionals"]["questionnaires"] == 0
+    client.post("/predict/batch", json={"questionnaires": [professional, CONTRACT_EXAMPLE]})
+    assert published() == PUBLISH_EVERY
+    monitoring = client.get("/monitoring").get_json()["groups"]
+    assert monitoring["professionals"]["questionnaires"] == PUBLISH_EVERY
+    assert monitoring["students"]["questionnaires"] == 0  # still one, unpublished
+
+
+def test_a_path_that_matches_no_route_is_logged_with_the_route_it_nearly_names(
+    client, captured_log
+) -> None:
+    client.post("/predict/", json=CONTRACT_EXAMPLE)
+    client.get("/nope-" + "x" * 20)
+    lines = [json.loads(line) for line in captured_log.getvalue().splitlines()]
+    near, far = [line for line in lines if line.get("httpRequest", {}).get("status") == 404]
+    assert near["httpRequest"]["requestMethod"] == "POST"
+    assert near["httpRequest"]["requestUrl"] == "unmatched"
+    assert near["near_route"] == "/predict"
+    assert far["httpRequest"]["requestMethod"] == "GET" and "near_route" not in far
+    assert "nope" not in captured_log.getvalue()

@@ -97,3 +97,13 @@ def test_the_metrics_port_needs_no_key() -> None:
     assert client.get("/metrics", base_url="http://127.0.0.1:9090").status_code == 200
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"X-API-Key": KEYS[0]}).status_code == 404
+
+
+def test_the_metrics_port_skips_the_key_for_metrics_only() -> None:
+    app = create_app({"TESTING": True, "API_KEYS": KEYS, "METRICS_PORT": 9090})
+    client = app.test_client()
+    metrics_port = "http://127.0.0.1:9090"
+    body = {"questionnaires": [CONTRACT_EXAMPLE]}
+    assert client.post("/predict/batch", json=body, base_url=metrics_port).status_code == 401
+    assert client.post("/predict", json=CONTRACT_EXAMPLE, base_url=metrics_port).status_code == 401
+    assert client.get("/model", base_url=metrics_port).status_code == 401

@@ -56,14 +56,13 @@ def test_few_questionnaires_withhold_every_share() -> None:
     assert {figure.psi for figure in students.figures} == {None}
 
 
-def test_the_one_questionnaire_path_counts_the_same_slots() -> None:
+def test_scores_are_counted_in_the_bins_the_reference_was_made_with() -> None:
+    """Live counts and exports place a score with slots_of; the card's reference was made with
+    score_bins: both must agree at every edge."""
     layout = CountLayout(CARD.reference.score_edges)
-    rng = np.random.default_rng(0)
-    edges = [*layout.score_edges, 0.0, 1.0]
-    for _ in range(500):
-        answers = np.array([[rng.integers(q.min_code, q.max_code + 1) for q in QUESTIONS]])
-        probability = np.array([rng.choice([rng.random(), *edges])])
-        flagged = rng.random(1) < 0.5
-        expected = layout.slots(answers, probability, flagged).tolist()
-        one = layout.slots_of_one(answers[0].tolist(), float(probability[0]), bool(flagged[0]))
-        assert sorted(one) == sorted(expected)
+    probabilities = [*layout.score_edges, 0.0, 1.0, *np.linspace(0, 1, 501).tolist()]
+    expected = score_bins(layout.score_edges, np.array(probabilities)).tolist()
+    answers = [CONTRACT_EXAMPLE[k] for k in KEYS]
+    first_score_slot = layout.group_slots("students").scores[0]
+    for probability, bin_ in zip(probabilities, expected, strict=True):
+        assert layout.slots_of(answers, probability, False)[-2] - first_score_slot == bin_
