@@ -6,21 +6,17 @@ Nothing a client sends is ever logged: it is health data.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger("soulsync")
 
-_SEVERITY = {
-    "WARNING": "WARNING",
-    "CRITICAL": "CRITICAL",
-    "ERROR": "ERROR",
-    "INFO": "INFO",
-    "DEBUG": "DEBUG",
-}
+#: Cloud Logging's severities are Python's level names; any other level is DEFAULT.
+_SEVERITIES = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +26,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         seconds = int(record.created)
         entry: dict[str, Any] = {
-            "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
+            "severity": record.levelname if record.levelname in _SEVERITIES else "DEFAULT",
             "message": record.getMessage(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
             + f".{int((record.created - seconds) * 1000):03d}Z",
@@ -39,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["stack_trace"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 def configure_logging(level: str) -> None:
