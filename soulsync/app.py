@@ -16,7 +16,7 @@ from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import RequestRedirect
 
-from soulsync import api, config, observability, security
+from soulsync import api, config, event_loop, observability, security
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.monitoring import SCORE_EDGES, CountLayout
 from soulsync.inference.screening import Screener
@@ -72,6 +72,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     service_metrics = observability.service_metrics(app)
     screener = load_screener(app, service_metrics)
     api.init_app(app, screener, count_screenings(screener, service_metrics))
+    if event_loop.running_on_gevent():  # under gunicorn's gevent worker
+        app.wsgi_app = event_loop.RequestDeadline(app.wsgi_app, event_loop.REQUEST_SECONDS)
+        event_loop.watch_lag(service_metrics)
     return app
 
 

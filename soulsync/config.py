@@ -147,15 +147,25 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
     _service(
         "BATCH_LIMIT",
-        1000,
+        500,
         _positive_int,
-        "Most questionnaires accepted by POST /predict/batch.",
+        "Most questionnaires accepted by POST /predict/batch. A full batch costs a worker tens "
+        "of milliseconds of CPU, which every other request of that worker waits for: raise it "
+        "only with that in mind (docs/performance.md).",
+    ),
+    _service(
+        "MAX_QUESTIONNAIRE_BYTES",
+        4096,
+        _positive_int,
+        "Largest body of one questionnaire (POST /predict, POST /prediction/) in bytes; a "
+        "larger one gets 413. A batch may have 1,024 bytes per questionnaire of its limit.",
     ),
     _service(
         "MAX_CONTENT_LENGTH",
-        2 * 1024 * 1024,
+        1024 * 1024,
         _positive_int,
-        "Largest request body in bytes; a larger one gets 413.",
+        "Largest request body in bytes on any endpoint (each takes at most its own limit "
+        "too); a larger one gets 413.",
     ),
     _service(
         "TOP_FACTORS",
@@ -198,7 +208,14 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
 )
 
 SERVER_SETTINGS: tuple[Setting, ...] = (
-    Setting("PORT", 8080, _positive_int, "Port gunicorn binds on 0.0.0.0 (Cloud Run sets it)."),
+    Setting("PORT", 8080, _positive_int, "Port gunicorn serves on (Cloud Run sets it)."),
+    Setting(
+        "HOST",
+        "0.0.0.0",
+        str,
+        "Address gunicorn serves on: every interface, as a container must; `make serve` sets "
+        "127.0.0.1.",
+    ),
     Setting(
         "WEB_CONCURRENCY",
         1,
@@ -207,9 +224,11 @@ SERVER_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "GUNICORN_WORKER_CONNECTIONS",
-        2000,
+        256,
         _positive_int,
-        "Connections one worker holds at once (each costs a greenlet and a file descriptor).",
+        "Connections one worker holds at once (each costs a greenlet and a file descriptor; "
+        "start-up stops if the process may not open that many files). Beyond them, new "
+        "connections wait in the kernel's queue.",
     ),
     Setting(
         "GUNICORN_TIMEOUT",
@@ -219,9 +238,10 @@ SERVER_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "GUNICORN_GRACEFUL_TIMEOUT",
-        8,
+        6,
         _positive_int,
-        "Seconds requests in flight get to finish after SIGTERM (Cloud Run kills 10 s after it).",
+        "Seconds requests in flight get to finish after SIGTERM: a worker has exited within "
+        "about two more (Cloud Run kills 10 s after SIGTERM).",
     ),
     Setting(
         "PROMETHEUS_MULTIPROC_DIR",

@@ -1,76 +1,103 @@
-"""How gunicorn runs the service (gunicorn.conf.py names these): a gevent worker whose requests
-have a deadline, and a logger that writes no client bytes.
+"""How gunicorn runs the service (gunicorn.conf.py names these): gevent's worker, a logger that
+writes no client bytes, and the hooks that keep turns fair and errors in JSON.
 
 Why gevent: a connection costs a greenlet, not a thread, so slow clients (a byte and then
-silence, headers or a body trickled) cannot take the workers away from everyone else, which 8
-of them did with gthread's 8 threads; on one CPU it serves as many requests a second as gthread
-(docs/performance.md has the figures, from make bench and bench/slow_clients.py).
+silence, headers or a body trickled) cannot take the workers away from everyone else
+(docs/performance.md has the comparison with gthread, from make bench and
+bench/slow_clients.py).
+
+gunicorn has no public hook for two protections, so they stand here, each with its test:
+- gunicorn's own messages about a malformed request carry the client's bytes (the request
+  line, a header): `WithheldClientBytes` lets through only gunicorn's messages known to hold
+  none and withholds the text of every other (tests/e2e/test_hostile_clients.py).
+- gevent prints the errors of its loop (a failed accept, say) as plain text on stderr:
+  `post_worker_init` gives them to the JSON log instead (tests/e2e/test_hostile_clients.py).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import gevent
 from gunicorn.glogging import Logger
-from gunicorn.workers.ggevent import GeventWorker
 
-#: The most a request may take once its head has arrived: reading its body, the app's work and
-#: writing the reply (a batch of 1,000 takes tens of milliseconds). gunicorn's keepalive (5 s)
-#: already bounds the head. A client slower than this is cut off, so a stalled upload holds
-#: neither a connection nor the shutdown for long.
-REQUEST_SECONDS = 5.0
+from soulsync.event_loop import take_turn
 
-
-class ServiceWorker(GeventWorker):
-    """gunicorn's gevent worker, with a deadline per request and a turn for other connections
-    after each one.
-
-    It overrides `handle_request`, which gunicorn's workers call for each request but which is
-    not documented for subclasses: tests/e2e/test_hostile_clients.py fails if that changes.
-    """
-
-    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
-        deadline = gevent.Timeout(REQUEST_SECONDS)
-        deadline.start()
-        try:
-            return super().handle_request(listener_name, req, sock, addr)
-        except gevent.Timeout as error:
-            if error is not deadline:
-                raise
-            self.log.info("closed a connection whose request took over %s s", REQUEST_SECONDS)
-            # Ends the connection's keep-alive loop; gunicorn closes the socket.
-            raise StopIteration from None
-        finally:
-            deadline.close()
-            # A connection whose next request has already arrived would otherwise be served
-            # again at once, ahead of every other connection: a long tail of latencies.
-            gevent.sleep(0)
+#: gunicorn's messages that hold nothing a client sent: start-up, workers, signals, shutdown.
+_GUNICORN_OWN = (
+    "Starting gunicorn",
+    "Listening at:",
+    "Using worker:",
+    "Booting worker",
+    "Worker exiting",
+    "Handling signal:",
+    "Shutting down:",
+    "Reason:",
+    "Worker (pid:",
+    "Worker graceful timeout",
+    "Autorestarting worker",
+    "Control socket",
+    "Arbiter booted",
+)
 
 
-#: gunicorn's warning for a request it cannot parse, which goes on with the client's bytes
-#: (the request line, header names, a chunk's size line).
-_MALFORMED = "Invalid request from ip="
-#: gunicorn's line for an app that raised, which goes on with the method and path the client
-#: sent.
-_APP_ERROR = "Error handling request %s %s"
+class WithheldClientBytes(logging.Filter):
+    """A logging filter for gunicorn's loggers: a message that is not one of gunicorn's own
+    (start-up, workers, signals) may hold what a client sent, so its text and traceback are
+    withheld and only its kind (an exception's class) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith(_GUNICORN_OWN):
+            return True
+        kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
+        record.msg = "gunicorn: a message withheld, as it may hold what a client sent"
+        record.msg += f" ({kind})" if kind else ""
+        record.args = ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
 
 
 class ServerLog(Logger):
-    """gunicorn's logger, writing no client bytes and no access line of its own (the app writes
-    one per request, in JSON, without bodies or paths)."""
+    """gunicorn's logger, writing no access line of its own (the app writes one per request,
+    in JSON, without bodies or paths)."""
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         # With a logging config present, stock gunicorn builds every request's access-log
-        # fields even when nothing will print them (7 % of a worker's time, by py-spy).
+        # fields even when nothing will print them.
         pass
 
-    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        if isinstance(msg, str) and msg.startswith(_MALFORMED):
-            msg, args = "refused a malformed request with 4xx (its bytes are not logged)", ()
-        super().warning(msg, *args, **kwargs)
 
-    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        if msg == _APP_ERROR:
-            msg, args = "error handling a request (its method and path are not logged)", ()
-        super().exception(msg, *args, **kwargs)
+_FAILED_WITH = re.compile(r"failed with ([A-Za-z_][A-Za-z0-9_.]*)")
+
+
+class _LoopErrors:
+    """What gevent's loop would print on stderr, as one JSON log line per report."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("gunicorn.error")
+        self.buffer = ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        if self.buffer.endswith("\n\n") or len(self.buffer) > 65536:  # gevent ends a report so
+            failed = _FAILED_WITH.search(self.buffer)
+            kind = failed[1] if failed else "an error"
+            # The report's own words (a greenlet's arguments) are withheld: they may hold a
+            # client's address or bytes.
+            self.logger.error("gevent: %s in the event loop (details withheld)", kind)
+            self.buffer = ""
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    take_turn()
+
+
+def post_worker_init(worker: Any) -> None:
+    gevent.get_hub().exception_stream = _LoopErrors()

@@ -37,7 +37,15 @@ REPEATED_KEY = "The JSON body repeats the key {key}."
 NOT_JSON_CONSTANT = "The JSON body holds {name}, which is not JSON."
 TOO_DEEP = "The JSON body is nested too deeply."
 UNREADABLE_VALUE = "The JSON body holds a value that cannot be read."
-TOO_LARGE = "The request body is larger than {limit} bytes."
+TOO_LARGE = "The request body is larger than {limit} bytes, the most this endpoint takes."
+LENGTH_REQUIRED = (
+    "A body sent without Content-Length may be at most {limit} bytes: send this one with its "
+    "Content-Length."
+)
+TOO_MANY_CONTAINERS = (
+    "The JSON body holds more objects and arrays than this endpoint takes (at most {limit})."
+)
+REQUEST_TIMEOUT = "The request took too long to arrive: send it again, in one piece."
 INVALID_FIELDS = (
     "Some fields are missing or invalid: each is named under errors, by location (json, query)."
 )
@@ -53,7 +61,7 @@ ANSWER_INVALID = "Invalid value {shown}: expected {allowed}."
 ALLOWED_SCALE = "an integer from {low} to {high}"
 ALLOWED_OPTIONS = "one of the codes {listed}, or one of those labels"
 BATCH_SIZE = "Send between 1 and {limit} questionnaires; got {count}."
-MORE_INVALID = "{count} more questionnaires are invalid."
+MORE_INVALID = "Checking stopped after {count} invalid questionnaires."
 
 
 def allowed(question: Question) -> str:

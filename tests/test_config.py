@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_defaults_without_environment() -> None:
     values = from_environment({})
-    assert values["BATCH_LIMIT"] == 1000
+    assert values["BATCH_LIMIT"] == 500
     assert values["CORS_ORIGINS"] == ["*"]
 
 

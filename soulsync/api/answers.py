@@ -5,6 +5,7 @@ question's codes and labels in the OpenAPI document."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from soulsync import texts
+from soulsync.api.parsing import BodyLimits
 from soulsync.config import DEFAULTS
 from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
 
@@ -19,11 +21,27 @@ from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
 REPORTED_BAD_ITEMS = 10
 
 
+#: Objects and arrays one questionnaire's body may hold (itself, and whatever the keys beyond
+#: the ten, which are ignored, hold).
+CONTAINERS_PER_QUESTIONNAIRE = 8
+#: A batch's body may hold this many bytes per questionnaire allowed (the longest questionnaire,
+#: written with labels, is a few hundred).
+BATCH_BYTES_PER_QUESTIONNAIRE = 1024
+
+
 class BaseSchema(Schema):
     """Clients of the old service may send keys beyond the ten, which it ignored: so do we."""
 
     class Meta:
         unknown = EXCLUDE
+
+    @classmethod
+    def body_limits(cls, config: Mapping[str, Any]) -> BodyLimits:
+        """What a body of this schema may be: one questionnaire's."""
+        return BodyLimits(
+            min(config["MAX_QUESTIONNAIRE_BYTES"], config["MAX_CONTENT_LENGTH"]),
+            CONTAINERS_PER_QUESTIONNAIRE,
+        )
 
 
 def shown(value: Any) -> str:
@@ -94,24 +112,28 @@ QuestionnaireSchema = BaseSchema.from_dict(
 
 
 class QuestionnaireList(fields.List):
-    """A batch's questionnaires. The batch limit is checked before any item is read, and a 422
-    names at most REPORTED_BAD_ITEMS bad ones, so that a small body buys neither much work nor
-    a large reply."""
+    """A batch's questionnaires. The batch limit is checked before any item is read, and
+    checking stops at the REPORTED_BAD_ITEMS-th bad one, so that a body buys neither more work
+    than a valid batch nor a large reply."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
-        if isinstance(value, list):
-            limit = current_app.config["BATCH_LIMIT"]
-            if not 1 <= len(value) <= limit:
-                raise ValidationError(texts.BATCH_SIZE.format(limit=limit, count=len(value)))
-        try:
-            return super()._deserialize(value, attr, data, **kwargs)
-        except ValidationError as error:
-            bad = error.messages
-            if not isinstance(bad, dict) or len(bad) <= REPORTED_BAD_ITEMS:
-                raise
-            named = {str(index): errors for index, errors in list(bad.items())[:REPORTED_BAD_ITEMS]}
-            named["more"] = [texts.MORE_INVALID.format(count=len(bad) - REPORTED_BAD_ITEMS)]
-            raise ValidationError(named) from None
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        limit = current_app.config["BATCH_LIMIT"]
+        if not 1 <= len(value) <= limit:
+            raise ValidationError(texts.BATCH_SIZE.format(limit=limit, count=len(value)))
+        loaded, errors = [], {}
+        for index, item in enumerate(value):
+            try:
+                loaded.append(self.inner.deserialize(item, **kwargs))
+            except ValidationError as error:
+                errors[str(index)] = error.messages
+                if len(errors) == REPORTED_BAD_ITEMS and index + 1 < len(value):
+                    errors["more"] = [texts.MORE_INVALID.format(count=REPORTED_BAD_ITEMS)]
+                    break
+        if errors:
+            raise ValidationError(errors)
+        return loaded
 
 
 class BatchRequestSchema(BaseSchema):
@@ -121,8 +143,17 @@ class BatchRequestSchema(BaseSchema):
         metadata={
             "description": f"From 1 to the batch limit ({DEFAULTS['BATCH_LIMIT']:,} unless "
             "SOULSYNC_BATCH_LIMIT says otherwise) questionnaires. A bad one is reported under "
-            f"its index (the first {REPORTED_BAD_ITEMS}; then `more` counts the rest).",
+            f"its index; checking stops at the {REPORTED_BAD_ITEMS}th (then `more` says so).",
             "minItems": 1,
             "maxItems": DEFAULTS["BATCH_LIMIT"],
         },
     )
+
+    @classmethod
+    def body_limits(cls, config: Mapping[str, Any]) -> BodyLimits:
+        """What a batch's body may be: its share for each questionnaire allowed."""
+        batch = config["BATCH_LIMIT"]
+        return BodyLimits(
+            min(batch * BATCH_BYTES_PER_QUESTIONNAIRE, config["MAX_CONTENT_LENGTH"]),
+            batch * CONTAINERS_PER_QUESTIONNAIRE + 2,
+        )

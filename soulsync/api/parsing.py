@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
 
 import flask_smorest
-from flask import Request
+from flask import Request, current_app
 from flask_smorest import abort
 from marshmallow import Schema
 from webargs.flaskparser import FlaskParser
@@ -53,26 +54,46 @@ def parse_strict_json(data: bytes) -> Any:
     )
 
 
-def read_json_body(request: Request) -> Any:
-    """The request's JSON body, or a clear 4xx: 415 for a body not sent as JSON, 400 for one
-    that cannot be read or is not strict JSON, 413 for one over the size limit (with or without
-    Content-Length)."""
+#: A body sent without Content-Length (chunked) costs its server a parse per chunk, however
+#: small the chunks: beyond this many bytes, a body must say its length.
+CHUNKED_BODY_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """What one endpoint's body may be: its bytes, and its JSON objects and arrays (counted
+    before it is parsed, so that no body can buy work by its shape)."""
+
+    max_bytes: int
+    max_containers: int
+
+
+def read_json_body(request: Request, limits: BodyLimits) -> Any:
+    """The request's JSON body, or a clear 4xx: 415 for a body not sent as JSON, 413 for one
+    over the endpoint's limit, 411 for a long one sent without its length, 400 for one that
+    cannot be read or is not strict JSON."""
     if not request.is_json:
         abort(415, message=texts.NOT_JSON)
+    chunked = request.content_length is None
+    allowed = min(limits.max_bytes, CHUNKED_BODY_BYTES) if chunked else limits.max_bytes
+    request.max_content_length = allowed  # Flask's per-request limit
     try:
         data = request.get_data(cache=True)
-    except HTTPException:
-        raise  # the size limit's 413
+    except HTTPException as error:
+        if error.code == 413:
+            _too_large(chunked, limits, allowed)
+        raise
     except Exception:  # the server's framing errors (a malformed chunked body, say)
         # Closed after the reply: what is left of the body cannot be read as the next request.
         abort(400, message=texts.UNREADABLE_BODY, headers={"Connection": "close"})
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
+    if chunked and len(data) >= allowed:
         # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
         # as a body announced with Content-Length would be.
-        abort(413, message=texts.TOO_LARGE.format(limit=limit))
+        _too_large(chunked, limits, allowed)
     if not data.strip():
         abort(400, message=texts.EMPTY_BODY)
+    if data.count(b"{") + data.count(b"[") > limits.max_containers:
+        abort(400, message=texts.TOO_MANY_CONTAINERS.format(limit=limits.max_containers))
     try:
         return parse_strict_json(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -81,8 +102,16 @@ def read_json_body(request: Request) -> Any:
         abort(400, message=str(error))
     except RecursionError:
         abort(400, message=texts.TOO_DEEP)
-    except ValueError:  # e.g. an integer of more digits than Python will convert
+    except (ValueError, ArithmeticError):  # an integer or an exponent beyond what Python reads
         abort(400, message=texts.UNREADABLE_VALUE)
+
+
+def _too_large(chunked: bool, limits: BodyLimits, allowed: int) -> NoReturn:
+    """413 for a body over the endpoint's limit; 411 for one within it but sent in chunks."""
+    headers = {"Connection": "close"}  # the rest of the body is not read
+    if chunked and allowed < limits.max_bytes:
+        abort(411, message=texts.LENGTH_REQUIRED.format(limit=allowed), headers=headers)
+    abort(413, message=texts.TOO_LARGE.format(limit=limits.max_bytes), headers=headers)
 
 
 class StrictJsonParser(FlaskParser):
@@ -97,7 +126,8 @@ parser = StrictJsonParser()
 
 @parser.location_loader("json")
 def load_strict_json(request: Request, schema: Schema) -> Any:
-    return read_json_body(request)
+    """The body, within the limits its schema sets for the app's settings (`body_limits`)."""
+    return read_json_body(request, schema.body_limits(current_app.config))
 
 
 class Blueprint(flask_smorest.Blueprint):

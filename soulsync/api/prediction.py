@@ -210,6 +210,7 @@ def _screen_one(docstring: str) -> Any:
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+    @blp.alt_response(408, response="REQUEST_TIMEOUT")
     def post(self: MethodView, answers: dict[str, int]) -> Screening:
         (screening,) = screen([answers])
         return screening
@@ -263,10 +264,12 @@ class BatchView(MethodView):
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(408, response="REQUEST_TIMEOUT")
+    @blp.alt_response(411, response="LENGTH_REQUIRED")
     def post(self, batch: dict[str, list[dict[str, int]]]) -> dict[str, Any]:
         """Screen many questionnaires in one call
 
-        Up to the batch limit (1,000 by default) questionnaires, scored in one model call; the
+        Up to the batch limit (500 by default) questionnaires, scored in one model call; the
         results come back in the order sent. If any questionnaire is invalid, nothing is scored
         and the 422 reply names each bad one by its index.
         """

@@ -18,22 +18,28 @@ def post_batch(client, items) -> object:
     return client.post("/predict/batch", data=body, content_type="application/json")
 
 
-@pytest.mark.parametrize("count", [10_000, 600_000])
-def test_an_oversized_batch_is_refused_before_any_item_is_read(client, count: int) -> None:
-    response = post_batch(client, [{}] * count)
+def test_an_oversized_batch_is_refused_before_any_item_is_read(client) -> None:
+    response = post_batch(client, [{}] * 1000)
     assert response.status_code == 422
     assert response.get_json()["errors"]["json"] == {
-        "questionnaires": [f"Send between 1 and 1000 questionnaires; got {count}."]
+        "questionnaires": ["Send between 1 and 500 questionnaires; got 1000."]
     }
     assert len(response.data) < 1000
 
 
+@pytest.mark.parametrize("count", [200_000, 600_000])
+def test_a_body_of_many_objects_is_refused_unparsed(client, count: int) -> None:
+    response = post_batch(client, [{}] * count)
+    assert response.status_code in (400, 413)  # too many objects, or simply too large
+    assert len(response.data) < 1000
+
+
 def test_a_batch_of_bad_questionnaires_gets_a_short_reply(client) -> None:
-    response = post_batch(client, [{"Pressure": 9}] * 1000)
+    response = post_batch(client, [{"Pressure": 9}] * 500)
     assert response.status_code == 422
     errors = response.get_json()["errors"]["json"]["questionnaires"]
     assert list(errors) == [str(i) for i in range(10)] + ["more"]
-    assert errors["more"] == ["990 more questionnaires are invalid."]
+    assert errors["more"] == ["Checking stopped after 10 invalid questionnaires."]
     assert len(response.data) < 100_000
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.e2e.gunicorn_server import Server, call, read_reply, rss_kb
+from tests.e2e.gunicorn_server import GUNICORN, ROOT, Server, call, free_port, read_reply, rss_kb
 
 BODY = json.dumps(CONTRACT_EXAMPLE).encode()
 CANARY = "zq-canary-9913"
@@ -95,7 +99,7 @@ def test_slow_connections_do_not_keep_others_waiting(start_server) -> None:
 
 
 def test_a_trickled_body_is_cut_off_at_the_deadline(start_server) -> None:
-    """soulsync.server.REQUEST_SECONDS: a body that never completes does not hold its
+    """soulsync.event_loop.REQUEST_SECONDS: a body that never completes does not hold its
     connection (nor, at SIGTERM, the shutdown) for longer."""
     server = start_server()
     with socket.create_connection(("127.0.0.1", server.port), timeout=120) as client:
@@ -140,7 +144,7 @@ def test_a_malformed_chunked_body_is_a_400_with_nothing_logged(start_server) -> 
 def test_a_chunked_body_over_the_limit_is_a_413_like_one_with_content_length(
     start_server,
 ) -> None:
-    server = start_server(SOULSYNC_MAX_CONTENT_LENGTH="1000")
+    server = start_server(SOULSYNC_MAX_QUESTIONNAIRE_BYTES="1000")
     big = json.dumps({**CONTRACT_EXAMPLE, "padding": "x" * 2000}).encode()
     chunked = request_head(chunked=True) + f"{len(big):x}\r\n".encode() + big + b"\r\n0\r\n\r\n"
     assert send(server, chunked)[0] == 413
@@ -168,18 +172,111 @@ def test_requests_gunicorn_cannot_parse_leave_no_bytes_in_the_log(
     assert CANARY not in server.log()
 
 
-def test_a_body_that_buys_work_is_refused_quickly_and_leaves_memory_as_it_was(
+def worker_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (not wall time: no scheduling in it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_body_that_buys_work_is_refused_cheaply_and_leaves_memory_as_it_was(
     start_server,
 ) -> None:
+    """Bodies within the size limit whose shape would buy work (a million empty lists, a
+    thousand bad questionnaires) cost the worker little CPU and no memory."""
     server = start_server()
     (worker,) = server.worker_pids()
-    bomb = json.dumps({"questionnaires": [{}] * 600_000}, separators=(",", ":")).encode()
-    bad = json.dumps({"questionnaires": [{"Pressure": 9}] * 1000}).encode()
-    send(server, request_head(len(bomb), path="/predict/batch") + bomb)  # warm up the allocator
-    before = rss_kb(worker)
+    nested = b'{"questionnaires":[' + b",".join([b"[[[[]]]]"] * 100_000) + b"]}"
+    bad = json.dumps({"questionnaires": [{"Pressure": 9}] * 500}).encode()
+    assert len(nested) < 1024 * 1024
+    send(server, request_head(len(nested), path="/predict/batch") + nested)  # warm up
+    before, cpu_before = rss_kb(worker), worker_cpu_seconds(worker)
     for _ in range(3):
-        status, reply = send(server, request_head(len(bomb), path="/predict/batch") + bomb)
-        assert status == 422 and len(reply) < 1000
+        status, reply = send(server, request_head(len(nested), path="/predict/batch") + nested)
+        assert status == 400 and len(reply) < 1000
         status, reply = send(server, request_head(len(bad), path="/predict/batch") + bad)
-        assert status == 422 and len(reply) < 100_000
+        assert status == 422 and len(reply) < 20_000  # ten named, the rest not checked
+    # Six requests; the nested body alone cost 0.6 s of CPU each before it was refused unread.
+    assert worker_cpu_seconds(worker) - cpu_before < 1.5
     assert rss_kb(worker) <= before + 16_000  # kB: nothing kept from one request to the next
+
+
+def test_a_number_beyond_what_python_reads_is_a_400(server: Server) -> None:
+    digits = b'{"questionnaires": [{"Gender": ' + b"9" * 5000 + b"}]}"
+    for path, body in (
+        ("/predict", b'{"Gender": 1e9999999999999999999}'),
+        ("/predict/batch", digits),
+    ):
+        status, reply = send(server, request_head(len(body), path=path) + body)
+        assert status == 400 and json.loads(reply)["code"] == 400
+    assert '"ERROR"' not in server.log() and "Traceback" not in server.log()
+
+
+def test_a_body_in_a_million_chunks_is_refused_after_the_first_few_kilobytes(
+    server: Server,
+) -> None:
+    """A chunked body costs a parse per chunk: one without Content-Length may hold 16 KiB."""
+    chunks = b"1\r\n \r\n" * 2_000_000
+    head = request_head(chunked=True, path="/predict/batch")
+    status, reply = send(server, head + b"1\r\n{\r\n" + chunks)
+    assert status == 411 and "Content-Length" in json.loads(reply)["message"]
+    status, reply = send(server, request_head(chunked=True) + b"1\r\n{\r\n" + chunks)
+    assert status == 413  # one questionnaire's limit is below what chunks may hold
+    assert call(server.base + "/healthz")[0] == 200
+
+
+def test_a_new_connection_gets_its_turn_while_others_have_requests_queued(
+    start_server,
+) -> None:
+    """Eight connections with 60 requests each already sent (pipelined), then a new one: the
+    new one is served while most of the queued requests still wait, not after them. The order
+    is the server's own (its access log), whatever the machine's load."""
+    server = start_server()
+    batch = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * 20}).encode()
+    burst = (request_head(len(batch), path="/predict/batch") + batch) * 60
+    busy = [socket.create_connection(("127.0.0.1", server.port), timeout=120) for _ in range(8)]
+    for client in busy:
+        client.sendall(burst)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as probe:
+        probe.sendall(b"GET /model HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_reply(probe)[0] == 200
+    for client in busy:
+        client.shutdown(socket.SHUT_WR)
+        while client.recv(65536):
+            pass
+        client.close()
+    routes = [
+        json.loads(line)["httpRequest"]["requestUrl"]
+        for line in server.log().splitlines()
+        if '"httpRequest"' in line
+    ]
+    served_before_probe = routes.index("/model")
+    assert routes.count("/predict/batch") == 8 * 60
+    assert served_before_probe < 8 * 60 / 2, served_before_probe
+
+
+def test_a_bind_that_loses_the_metrics_listener_stops_start_up(tmp_path: Path) -> None:
+    port = free_port()
+    result = subprocess.run(
+        [str(GUNICORN), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "SOULSYNC_METRICS_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SOULSYNC_METRICS_PORT" in result.stdout + result.stderr
+
+
+def test_a_failed_bind_leaves_no_metrics_folder(server: Server) -> None:
+    made = set(Path(tempfile.gettempdir()).glob("soulsync-metrics-*"))
+    result = subprocess.run(
+        [str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "PORT": str(server.port)},  # taken by the running server
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert set(Path(tempfile.gettempdir()).glob("soulsync-metrics-*")) == made
