@@ -18,7 +18,7 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve test quick lint format lock train check-model openapi settings bench \
-        container-test deploy trigger clean
+        smoke-expected container-test deploy trigger clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -62,15 +62,19 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/ and the spec
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec and the smoke answers
 	$(BIN)/soulsync train --data $(DATA)
 	$(BIN)/soulsync openapi openapi/openapi.json
+	$(BIN)/python scripts/smoke_expected.py
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)
 
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json
+
+smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
+	$(BIN)/python scripts/smoke_expected.py
 
 settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
 	$(BIN)/soulsync settings env > .env.example
