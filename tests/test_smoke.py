@@ -3,32 +3,16 @@ decision boundary. The smoke script itself runs against gunicorn in tests/e2e/te
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from soulsync.questionnaire import GROUPS
+from tests.scripts import smoke, smoke_expected
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "smoke-expected.json"
-
-
-def _script(name: str):
-    """A module of scripts/ (which is no package), imported by its path."""
-    spec = importlib.util.spec_from_file_location(
-        f"scripts.{name}", ROOT / "scripts" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-smoke_expected = _script("smoke_expected")
-smoke = _script("smoke")
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,12 @@ a line that says why."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
-
-import pytest
 
 from tests.e2e.gunicorn_server import free_port
 
@@ -81,36 +75,6 @@ def test_a_public_revision_fails_where_a_private_one_is_expected(server) -> None
         "FAIL private: a call without a token got 200, not 401/403: the revision is public "
         "(docs/deployment.md, 'Public or private')"
     ]
-
-
-class _Metadata(http.server.BaseHTTPRequestHandler):
-    """A stand-in for the metadata server's identity endpoint (no real one runs here)."""
-
-    requests: ClassVar[list[tuple[str, dict[str, str]]]]
-    status: ClassVar[int]
-
-    def do_GET(self) -> None:
-        type(self).requests.append((self.path, dict(self.headers)))
-        self.send_response(self.status)
-        self.end_headers()
-        self.wfile.write(b"header.payload.signature")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def metadata() -> Iterator[tuple[str, type[_Metadata]]]:
-    handler = type("Metadata", (_Metadata,), {"requests": [], "status": 200})
-    port = free_port()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{port}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_the_id_token_comes_from_the_metadata_server_for_the_audience(server, metadata) -> None:
