@@ -61,7 +61,7 @@ def test_keys_on_need_the_key_from_the_environment(start_server) -> None:
     server = start_server(SOULSYNC_API_KEYS="smoke-key-1,other")
     without = run_smoke(server.base)
     assert without.returncode == 1
-    assert any("FAIL model version: GET /model answered 401" in line for line in failures(without))
+    assert failures(without)[0].startswith("FAIL readiness: GET / answered 401")
 
     with_key = run_smoke(server.base, SOULSYNC_SMOKE_API_KEY="smoke-key-1")
     assert with_key.returncode == 0, with_key.stdout
@@ -105,5 +105,5 @@ def test_a_server_that_never_answers_fails_readiness_and_stops() -> None:
     base = f"http://127.0.0.1:{free_port()}"
     result = run_smoke(base, "--wait", "1")
     assert result.returncode == 1
-    assert failures(result)[0].startswith("FAIL readiness: /readyz did not answer in 1 s")
+    assert failures(result)[0].startswith("FAIL readiness: GET / did not answer in 1 s")
     assert len(failures(result)) == 1
