@@ -65,7 +65,7 @@ def say(line: str) -> None:
 def gcloud(*args: str, secret: bool = False) -> str:
     """Run gcloud and return what it prints; the command goes to the log, and its output too
     unless it is a secret."""
-    command = ["gcloud", *args]
+    command = ["gcloud", *args, "--quiet"]  # never a prompt in a build
     say("$ " + " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -91,7 +91,7 @@ class Where:
     def describe(self) -> dict[str, Any] | None:
         """The service as Cloud Run has it, or None before the first deploy."""
         command = ["gcloud", "run", "services", "describe", self.service]
-        command += [f"--region={self.region}", f"--project={self.project}", "--format=json"]
+        command += [*self.flags, "--format=json", "--quiet"]
         say("$ " + " ".join(command))
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
