@@ -317,7 +317,7 @@ def to_yaml(document: Any, indent: int = 0) -> str:
         lines = []
         for key, value in document.items():
             name = key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
-            if isinstance(value, dict | list) and value:
+            if isinstance(value, (dict, list)) and value:
                 lines.append(f"{pad}{name}:\n{to_yaml(value, indent + 2)}")
             else:
                 lines.append(f"{pad}{name}: {_scalar(value)}\n")
@@ -327,7 +327,7 @@ def to_yaml(document: Any, indent: int = 0) -> str:
             return pad + "[]\n"
         lines = []
         for item in document:
-            if isinstance(item, dict | list) and item:
+            if isinstance(item, (dict, list)) and item:
                 body = to_yaml(item, indent + 2)
                 lines.append(f"{pad}- {body[indent + 2 :]}")
             else:
@@ -337,6 +337,6 @@ def to_yaml(document: Any, indent: int = 0) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):
         return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value)

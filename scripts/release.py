@@ -31,7 +31,6 @@ Only the standard library, and gcloud on PATH: this runs in Cloud Build's cloud-
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -432,7 +431,7 @@ def promote(
             f"{', '.join(map(str, steps))} %"
         )
     for percent in steps:
-        since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         where.update_traffic(
             f"--to-revisions={revision}={percent},{old}={100 - percent}",
             f"--update-tags={PREVIOUS}={old}",
@@ -492,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state = None if args.revision else args.state
             return promote(environ, state, args.revision)
         return rollback(environ)
-    except (ReleaseFailed, ValueError) as error:
+    except (ReleaseFailed, ValueError, OSError) as error:
         say(f"FAIL {args.step}: {error}")
         return 1
 

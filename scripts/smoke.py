@@ -232,7 +232,7 @@ class Smoke:
                 reply.status != 200
                 or got["result"] != case["result"]
                 or got["risk_level"] != case["risk_level"]
-                or not isinstance(probability, int | float)
+                or not isinstance(probability, (int, float))
                 or abs(probability - case["probability"]) > tolerance
             ):
                 want = {key: case[key] for key in ("result", "risk_level", "probability")}

@@ -274,3 +274,18 @@ def test_held_because_names_a_split_and_a_rollback() -> None:
     assert release.held_because(entries) is None
     split = [{"revisionName": OLD, "percent": 90}, {"revisionName": OLDER, "percent": 10}]
     assert "split by hand" in release.held_because(release.traffic_entries(service(split)))
+
+
+def test_a_tag_on_the_serving_entry_itself_counts() -> None:
+    """Cloud Run may report a revision's traffic and its tag in one entry."""
+    one_entry = [{"revisionName": OLD, "percent": 100, "tag": "current"}]
+    entries = release.traffic_entries(service(one_entry))
+    assert release.held_because(entries) is None
+    assert release.tagged(entries, "current") == OLD
+
+
+def test_a_smoke_step_without_a_deploy_says_so(cloud) -> None:
+    result = cloud.run_step("smoke")
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL smoke: [Errno 2] No such file or directory")
+    assert "Traceback" not in result.stderr
