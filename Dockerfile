@@ -1,7 +1,7 @@
 # The serving image: the service, its shipped model and gunicorn; no TensorFlow, no test tools.
 # The base image is a build argument so that the same file builds on Cloud Build (the official
 # image) and on machines that provide a local stand-in (../shared/tools/container).
-ARG PYTHON_IMAGE=python:3.12-slim
+ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- build: dependencies into /opt/venv, the project into /staging -----------------------------
 FROM ${PYTHON_IMAGE} AS build

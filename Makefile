@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 PORT   ?= 8080
+comma  := ,
 # What each install has done, so that it runs again only when the locks change.
 SERVING := $(VENV)/.serving-installed
 DEVELOP := $(VENV)/.develop-installed
@@ -18,7 +19,7 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve test quick lint format lock train check-model openapi settings bench \
-        container-test deploy trigger clean
+        smoke-expected container-test deploy trigger rollback promote clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -62,15 +63,19 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/ and the spec
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec and the smoke answers
 	$(BIN)/soulsync train --data $(DATA)
 	$(BIN)/soulsync openapi openapi/openapi.json
+	$(BIN)/python scripts/smoke_expected.py
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)
 
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json
+
+smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
+	$(BIN)/python scripts/smoke_expected.py
 
 settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
 	$(BIN)/soulsync settings env > .env.example
@@ -91,19 +96,37 @@ clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info
 
 # --- container and deployment (docs/deployment.md) ---------------------------------------------
-REGION        ?= asia-southeast2
-SERVICE       ?= soulsync-model-endpoint
+# The region, service and accounts are cloudbuild.yaml's substitutions, read from there (one
+# place); PROJECT is gcloud's current project unless given.
+substitution = $(shell sed -n 's/^  $(1): *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' cloudbuild.yaml)
+REGION        ?= $(call substitution,_REGION)
+SERVICE       ?= $(call substitution,_SERVICE)
+DEPLOYER      ?= $(call substitution,_DEPLOYER_ACCOUNT)
+PROJECT       ?= $(shell gcloud config get-value project 2>/dev/null)
 GITHUB_OWNER  ?= soulsync
 GITHUB_REPO   ?= soulsync-model-service
+DEPLOYER_SA    = projects/$(PROJECT)/serviceAccounts/$(DEPLOYER)@$(PROJECT).iam.gserviceaccount.com
+RELEASE        = PROJECT_ID=$(PROJECT) _REGION=$(REGION) _SERVICE=$(SERVICE) python3 scripts/release.py
+# Extra substitutions for one `make deploy`, e.g. SUBSTITUTIONS=_METRICS_SIDECAR=true (the next
+# push from the trigger uses cloudbuild.yaml's defaults again: change those to keep a setting).
+SUBSTITUTIONS ?=
 
-container-test:  ## build the image, run it, check readiness, contract, non-root, clean log, SIGTERM
+container-test:  ## build the image, run it, smoke-test it, check non-root, clean log, SIGTERM
 	scripts/container-test.sh
 
-deploy:  ## test, build, push and deploy this checkout through Cloud Build
-	gcloud builds submit --config cloudbuild.yaml \
-	  --substitutions=COMMIT_SHA=$$(git rev-parse HEAD),_REGION=$(REGION),_SERVICE=$(SERVICE) .
+deploy:  ## test, build, push, deploy with no traffic, smoke-test and promote this commit (Cloud Build)
+	@test -z "$$(git status --porcelain)" || { echo "commit first: make deploy releases HEAD, and labels it with HEAD's commit"; exit 1; }
+	gcloud builds submit --config=cloudbuild.yaml --project=$(PROJECT) --service-account=$(DEPLOYER_SA) \
+	  --substitutions=COMMIT_SHA=$$(git rev-parse HEAD),_COMMIT_TIME=$$(git log -1 --format=%ct)$(if $(SUBSTITUTIONS),$(comma)$(SUBSTITUTIONS)) .
 
-trigger:  ## create the Cloud Build trigger that deploys every push to main
-	gcloud builds triggers create github --name=soulsync-model-endpoint \
+trigger:  ## create the Cloud Build trigger that releases every push to main, run as the deployer
+	gcloud builds triggers create github --name=$(SERVICE) --project=$(PROJECT) \
 	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
-	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml
+	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml --service-account=$(DEPLOYER_SA)
+
+rollback:  ## send all traffic back to the revision tagged `previous` (the one before the last release)
+	$(RELEASE) rollback
+
+promote:  ## release a revision that passed its checks but was held (REVISION=name)
+	@test -n "$(REVISION)" || { echo "name the revision: make promote REVISION=..."; exit 1; }
+	$(RELEASE) promote --revision=$(REVISION)

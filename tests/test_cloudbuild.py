@@ -1,18 +1,23 @@
-"""cloudbuild.yaml: tests gate everything, one image goes from build to deploy, and every
-substitution it uses has a default."""
+"""cloudbuild.yaml and the manifest it deploys: tests gate everything, one image goes from build
+to deploy, the steps run in the order that keeps traffic off an unchecked revision, every
+substitution has a default and reaches the release steps, one Python everywhere, and the
+manifest holds everything the service runs with."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import tempfile
-from pathlib import Path
+import tomllib
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILT_IN = {
+from tests.fake_cloud import BUILD, BUILT_IN, ROOT, step, step_environment, substitute
+from tests.scripts import manifest, smoke
+
+SUBSTITUTIONS = BUILD["substitutions"]
+#: Substitutions that only cloudbuild.yaml itself uses.
+BUILD_ONLY = {"_REPOSITORY", "_PYTHON_IMAGE", "_DEPLOYER_ACCOUNT"}
+CLOUD_BUILD_BUILT_IN = {
     "PROJECT_ID",
     "COMMIT_SHA",
     "SHORT_SHA",
@@ -27,106 +32,199 @@ BUILT_IN = {
 }
 
 
-@pytest.fixture(scope="module")
-def build() -> dict:
-    return yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
-
-
-def test_steps_run_in_order(build: dict) -> None:
-    assert [step["id"] for step in build["steps"]] == [
+def test_steps_run_in_order() -> None:
+    assert [s["id"] for s in BUILD["steps"]] == [
         "test",
         "build",
         "push",
         "deploy",
-        "smoke-test",
+        "smoke",
+        "promote",
     ]
-    # No step may start early: waitFor would let build or push run beside the tests.
-    assert all("waitFor" not in step for step in build["steps"])
+    # No step may start early: waitFor would let one run beside the step it must follow.
+    assert all("waitFor" not in s for s in BUILD["steps"])
+    assert [step(i)["args"] for i in ("deploy", "smoke", "promote")] == [
+        ["scripts/release.py", "deploy"],
+        ["scripts/release.py", "smoke"],
+        ["scripts/release.py", "promote"],
+    ]
 
 
-def test_tests_run_the_same_gate_as_ci(build: dict) -> None:
-    """Cloud Build's test step runs .ci/run, and .ci/run runs the README's test command."""
-    script = build["steps"][0]["args"][-1]
-    assert script.strip().splitlines()[-1] == "bash .ci/run"
+def test_tests_run_the_same_gate_as_ci_with_curl() -> None:
+    """Cloud Build's test step runs .ci/run, and .ci/run runs the README's test command; curl
+    is there for the README's examples."""
+    script = step("test")["args"][-1].strip().splitlines()
+    assert script[-1] == "bash .ci/run"
+    assert re.search(r"apt-get install .*\bmake curl\b", script[0])
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci.strip().splitlines()[-1] == "make test"
     assert "\n    make test " in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_every_substitution_used_is_defined(build: dict) -> None:
+def test_one_python_in_every_gate() -> None:
+    """The lock's Python (pyproject's ruff target) is Cloud Build's test image, the image's
+    default base, the container check's, and GitHub's."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    version = pyproject["tool"]["ruff"]["target-version"].removeprefix("py")
+    python = f"{version[0]}.{version[1:]}"
+    assert SUBSTITUTIONS["_PYTHON_IMAGE"] == f"python:{python}-slim"
+    assert step("test")["name"] == "${_PYTHON_IMAGE}"
+    assert step("build")["args"][1] == "--build-arg=PYTHON_IMAGE=${_PYTHON_IMAGE}"
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert f"ARG PYTHON_IMAGE=python:{python}-slim\n" in dockerfile
+    container_test = (ROOT / "scripts" / "container-test.sh").read_text(encoding="utf-8")
+    assert container_test.count(f"${{PYTHON_IMAGE:-python:{python}-slim}}") == 2
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
+    setup = next(
+        s for s in workflow["jobs"]["test"]["steps"] if "setup-python" in s.get("uses", "")
+    )
+    assert setup["with"]["python-version"] == python
+
+
+def test_every_substitution_is_defined_used_and_reaches_the_release() -> None:
     text = (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
     used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", text))
-    assert used <= set(build["substitutions"]), used - set(build["substitutions"])
+    assert used == set(SUBSTITUTIONS), used ^ set(SUBSTITUTIONS)
     for name in re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)\}", text):
-        assert name in BUILT_IN, name
-    for name in (
-        "_REGION",
-        "_SERVICE",
-        "_REPOSITORY",
-        "_CPU",
-        "_MEMORY",
-        "_CONCURRENCY",
-        "_MIN_INSTANCES",
-        "_MAX_INSTANCES",
-        "_ALLOW_UNAUTHENTICATED",
+        assert name in CLOUD_BUILD_BUILT_IN, name
+    passed = {entry.split("=", 1)[0] for entry in BUILD["options"]["env"]}
+    assert passed == (set(SUBSTITUTIONS) - BUILD_ONLY) | set(BUILT_IN)
+    for entry in BUILD["options"]["env"]:
+        name, value = entry.split("=", 1)
+        assert value == f"${{{name}}}", entry
+    assert SUBSTITUTIONS["_REGION"] == "asia-southeast2"
+    assert SUBSTITUTIONS["_SERVICE"] == "soulsync-model-endpoint"
+
+
+def test_the_makefile_reads_region_service_and_deployer_from_here() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for variable, name in (
+        ("REGION", "_REGION"),
+        ("SERVICE", "_SERVICE"),
+        ("DEPLOYER", "_DEPLOYER_ACCOUNT"),
     ):
-        assert name in build["substitutions"], name
-    assert build["substitutions"]["_REGION"] == "asia-southeast2"
-    assert build["substitutions"]["_SERVICE"] == "soulsync-model-endpoint"
+        assert re.search(rf"^{variable} +\?= \$\(call substitution,{name}\)$", makefile, re.M)
 
 
-def test_build_push_and_deploy_name_the_same_image(build: dict) -> None:
-    steps = {step["id"]: step for step in build["steps"]}
-    image = "${_IMAGE}:${COMMIT_SHA}"
-    assert f"--tag={image}" in steps["build"]["args"]
-    assert "--tag=${_IMAGE}:latest" in steps["build"]["args"]
-    assert steps["push"]["args"] == ["push", "--all-tags", "${_IMAGE}"]
-    assert f"image: {image}" in steps["deploy"]["args"][-1]
-    assert "docker.pkg.dev" in build["substitutions"]["_IMAGE"]  # Artifact Registry
-
-
-def rendered_manifest(build: dict, **substitutions: str) -> dict:
-    """The service manifest that the deploy step writes, with these substitutions: the step's
-    script run by bash up to the gcloud call, as Cloud Build would run it."""
-    script = next(s for s in build["steps"] if s["id"] == "deploy")["args"][-1]
-    values = {**build["substitutions"], "COMMIT_SHA": "0" * 40, "PROJECT_ID": "project"}
-    values |= substitutions
-    for _ in range(3):  # substitutions that name substitutions
-        script = re.sub(r"(?<!\$)\$\{(_?[A-Z][A-Z0-9_]*)\}", lambda m: values[m[1]], script)
-    script = script.replace("$$", "$").split("gcloud run services replace")[0]
-    with tempfile.TemporaryDirectory() as folder:
-        script = script.replace("/workspace", folder) + f"\ncat {folder}/service.yaml\n"
-        result = subprocess.run(["bash", "-euc", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
-
-
-def test_deploy_sets_probes_and_resources(build: dict) -> None:
-    manifest = rendered_manifest(build)
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    limits = {"cpu": build["substitutions"]["_CPU"], "memory": build["substitutions"]["_MEMORY"]}
-    assert container["resources"]["limits"] == limits
-
-
-def test_the_metrics_sidecar_is_off_by_default_and_ready_behind_a_substitution(
-    build: dict,
-) -> None:
-    assert build["substitutions"]["_METRICS_SIDECAR"] == "false"
-    plain = rendered_manifest(build)["spec"]["template"]
-    assert [c["name"] for c in plain["spec"]["containers"]] == ["service"]
-    with_sidecar = rendered_manifest(build, _METRICS_SIDECAR="true")["spec"]["template"]
-    containers = with_sidecar["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["service", "collector"]
-    assert containers[1]["volumeMounts"][0]["name"] == with_sidecar["spec"]["volumes"][0]["name"]
-    assert (
-        "collector"
-        in with_sidecar["metadata"]["annotations"]["run.googleapis.com/container-dependencies"]
+def test_the_build_runs_as_the_deployer_and_logs_to_cloud_logging() -> None:
+    values = {**SUBSTITUTIONS, **BUILT_IN}
+    assert substitute(BUILD["serviceAccount"], values) == (
+        "projects/soulsync-project/serviceAccounts/"
+        "soulsync-deployer@soulsync-project.iam.gserviceaccount.com"
     )
+    assert BUILD["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    assert BUILD["options"]["dynamicSubstitutions"] is True
 
 
-def test_cloud_run_size_is_small(build: dict) -> None:
-    assert float(build["substitutions"]["_CPU"]) <= 1
-    memory = build["substitutions"]["_MEMORY"]
+def test_build_push_and_deploy_name_the_same_image() -> None:
+    image = "${_IMAGE}:${COMMIT_SHA}"
+    assert f"--tag={image}" in step("build")["args"]
+    assert step("push")["args"] == ["push", image]
+    assert "docker.pkg.dev" in SUBSTITUTIONS["_IMAGE"]  # Artifact Registry
+    values = {**SUBSTITUTIONS, **BUILT_IN}
+    rendered = rendered_manifest()
+    container = rendered["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == substitute(image, values)
+
+
+def rendered_manifest(**substitutions: str) -> dict:
+    """The manifest the deploy step would write for a service serving `old`, parsed back from
+    its YAML text."""
+    env = step_environment(**substitutions)
+    model = smoke.load_expected(smoke.EXPECTED)["model_version"]
+    settings = manifest.Release.from_environment(env, 1_700_000_000, model)
+    traffic = [{"revisionName": "old", "percent": 100}]
+    document = manifest.service_manifest(settings, traffic)
+    parsed = yaml.safe_load(manifest.to_yaml(document))
+    assert parsed == document  # the YAML says exactly what was meant: "0" stays a string
+    return parsed
+
+
+def test_the_manifest_holds_what_the_service_runs_with() -> None:
+    rendered = rendered_manifest()
+    template = rendered["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    assert template["spec"]["serviceAccountName"] == (
+        "soulsync-runtime@soulsync-project.iam.gserviceaccount.com"
+    )
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env == {
+        "SOULSYNC_GCP_PROJECT": "soulsync-project",
+        "WEB_CONCURRENCY": SUBSTITUTIONS["_WORKERS"],
+        "GUNICORN_WORKER_CONNECTIONS": SUBSTITUTIONS["_WORKER_CONNECTIONS"],
+    }
+    assert container["startupProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    limits = {"cpu": SUBSTITUTIONS["_CPU"], "memory": SUBSTITUTIONS["_MEMORY"]}
+    assert container["resources"]["limits"] == limits
+    assert template["metadata"]["labels"] == {
+        "commit-sha": BUILT_IN["COMMIT_SHA"],
+        "commit-time": "1700000000",
+        "model-version": smoke.load_expected(smoke.EXPECTED)["model_version"],
+    }
+    assert template["metadata"]["name"] == "soulsync-model-endpoint-0123456-5e1f0c2a"
+    assert rendered["spec"]["traffic"] == [{"revisionName": "old", "percent": 100}]
+
+
+def test_private_by_default_public_by_annotation_both_ways() -> None:
+    assert SUBSTITUTIONS["_PUBLIC"] == "false"
+    assert "annotations" not in rendered_manifest()["metadata"]
+    public = rendered_manifest(_PUBLIC="true")["metadata"]["annotations"]
+    assert public == {"run.googleapis.com/invoker-iam-disabled": "true"}
+    with pytest.raises(manifest.ReleaseError, match="_PUBLIC: 'yes' is neither true nor false"):
+        rendered_manifest(_PUBLIC="yes")
+
+
+def test_api_keys_come_from_secret_manager_at_a_pinned_version() -> None:
+    container = rendered_manifest(_API_KEYS_VERSION="3")["spec"]["template"]["spec"]
+    [keys] = [e for e in container["containers"][0]["env"] if e["name"] == "SOULSYNC_API_KEYS"]
+    assert keys == {
+        "name": "SOULSYNC_API_KEYS",
+        "valueFrom": {"secretKeyRef": {"name": "soulsync-api-keys", "key": "3"}},
+    }
+    with pytest.raises(manifest.ReleaseError, match="_API_KEYS_VERSION: 'latest' is not a secret"):
+        rendered_manifest(_API_KEYS_VERSION="latest")
+
+
+def test_settings_and_cors_origins_are_in_the_manifest() -> None:
+    container = rendered_manifest(
+        _CORS_ORIGINS="https://app.example,https://*.example.com",
+        _SETTINGS="SOULSYNC_TOP_FACTORS=5; SOULSYNC_LOG_LEVEL=WARNING",
+    )["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SOULSYNC_CORS_ORIGINS"] == "https://app.example,https://*.example.com"
+    assert env["SOULSYNC_TOP_FACTORS"] == "5" and env["SOULSYNC_LOG_LEVEL"] == "WARNING"
+    with pytest.raises(manifest.ReleaseError, match="SOULSYNC_API_KEYS is set by a substitution"):
+        rendered_manifest(_SETTINGS="SOULSYNC_API_KEYS=abc")
+    with pytest.raises(manifest.ReleaseError, match="'oops' is not NAME=value"):
+        rendered_manifest(_SETTINGS="oops")
+
+
+def test_the_metrics_sidecar_is_off_by_default_and_complete_when_on() -> None:
+    assert SUBSTITUTIONS["_METRICS_SIDECAR"] == "false"
+    plain = rendered_manifest()["spec"]["template"]
+    assert [c["name"] for c in plain["spec"]["containers"]] == ["service"]
+    template = rendered_manifest(_METRICS_SIDECAR="true")["spec"]["template"]
+    service, collector = template["spec"]["containers"]
+    assert collector["name"] == "collector" and "ports" not in collector
+    assert collector["image"] == SUBSTITUTIONS["_METRICS_SIDECAR_IMAGE"]
+    assert collector["resources"]["limits"] == {
+        "cpu": SUBSTITUTIONS["_METRICS_SIDECAR_CPU"],
+        "memory": SUBSTITUTIONS["_METRICS_SIDECAR_MEMORY"],
+    }
+    [volume] = template["spec"]["volumes"]
+    assert collector["volumeMounts"] == [{"name": volume["name"], "mountPath": "/etc/rungmp"}]
+    assert volume["secret"] == {
+        "secretName": "soulsync-run-monitoring",
+        "items": [{"key": SUBSTITUTIONS["_METRICS_SIDECAR_CONFIG_VERSION"], "path": "config.yaml"}],
+    }
+    annotations = template["metadata"]["annotations"]
+    assert annotations["run.googleapis.com/container-dependencies"] == '{"collector":["service"]}'
+    assert annotations["run.googleapis.com/cpu-throttling"] == "false"  # instance-based billing
+    assert service["startupProbe"]["httpGet"]["path"] == "/readyz"  # what the collector waits on
+
+
+def test_cloud_run_size_is_small() -> None:
+    assert float(SUBSTITUTIONS["_CPU"]) <= 1
+    memory = SUBSTITUTIONS["_MEMORY"]
     assert memory.endswith("Mi") and int(memory[:-2]) <= 512
