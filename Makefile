@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 PORT   ?= 8080
+HOST   ?= 127.0.0.1
 comma  := ,
 # What each install has done, so that it runs again only when the locks change.
 SERVING := $(VENV)/.serving-installed
@@ -46,8 +47,8 @@ $(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
 	$(BIN)/pip check
 	touch $@ $(SERVING)
 
-serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=...): Swagger UI at /docs
-	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=..., HOST=0.0.0.0 to share it): Swagger UI at /docs
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: lint  ## lint, then the whole test suite (what CI and Cloud Build run)
 	$(BIN)/pytest
