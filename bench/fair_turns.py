@@ -155,7 +155,7 @@ def measure(checkout: Path, clients: int, seconds: float) -> dict[str, dict[str,
     process = start(checkout, port)
     try:
         batch = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * batch_limit(checkout)})
-        nested = b'{"questionnaires":[' + b",".join([b"[[[[]]]]"] * 100_000) + b"]}"
+        nested = b'{"questionnaires":[' + b",".join([b"[[[[]]]]"] * 50_000) + b"]}"
         valid = post("/predict/batch", batch.encode())
         refused = post("/predict/batch", nested)
         return {

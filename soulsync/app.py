@@ -74,7 +74,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app, screener, count_screenings(screener, service_metrics))
     if event_loop.running_on_gevent():  # under gunicorn's gevent worker
         app.wsgi_app = event_loop.RequestDeadline(app.wsgi_app, event_loop.REQUEST_SECONDS)
-        event_loop.watch_lag(service_metrics)
+        server = config.server_settings()
+        event_loop.watch_lag(service_metrics, server["PORT"], server["GUNICORN_WORKER_CONNECTIONS"])
     return app
 
 

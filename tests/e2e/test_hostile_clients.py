@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,9 +186,9 @@ def test_a_body_that_buys_work_is_refused_cheaply_and_leaves_memory_as_it_was(
     thousand bad questionnaires) cost the worker little CPU and no memory."""
     server = start_server()
     (worker,) = server.worker_pids()
-    nested = b'{"questionnaires":[' + b",".join([b"[[[[]]]]"] * 100_000) + b"]}"
+    nested = b'{"questionnaires":[' + b",".join([b"[[[[]]]]"] * 50_000) + b"]}"
     bad = json.dumps({"questionnaires": [{"Pressure": 9}] * 500}).encode()
-    assert len(nested) < 1024 * 1024
+    assert len(nested) < 500 * 1024  # within a batch's limit
     send(server, request_head(len(nested), path="/predict/batch") + nested)  # warm up
     before, cpu_before = rss_kb(worker), worker_cpu_seconds(worker)
     for _ in range(3):
@@ -280,3 +281,58 @@ def test_a_failed_bind_leaves_no_metrics_folder(server: Server) -> None:
     )
     assert result.returncode != 0
     assert set(Path(tempfile.gettempdir()).glob("soulsync-metrics-*")) == made
+
+
+def test_a_file_limit_below_the_connections_stops_start_up() -> None:
+    port = free_port()
+    result = subprocess.run(
+        ["prlimit", "--nofile=128:128", str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "PORT": str(port)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert output == [output[-1]] and "GUNICORN_WORKER_CONNECTIONS" in output[-1]
+
+
+def test_when_every_connection_slot_is_taken_the_log_and_the_metrics_say_so(
+    start_server,
+) -> None:
+    """Five slots, held by five busy keep-alive clients: more connections wait in the kernel's
+    queue, and the worker says so (the metrics port has slots of its own)."""
+    metrics_port = free_port()
+    server = start_server(GUNICORN_WORKER_CONNECTIONS="5", SOULSYNC_METRICS_PORT=str(metrics_port))
+    stop = threading.Event()
+
+    def keep_busy() -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as client:
+            while not stop.is_set():
+                client.sendall(request_head(len(BODY)) + BODY)
+                read_reply(client)
+                time.sleep(0.5)
+
+    holders = [threading.Thread(target=keep_busy, daemon=True) for _ in range(5)]
+    for holder in holders:
+        holder.start()
+    time.sleep(1)
+    waiting = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 60
+        while "waiting to be accepted" not in server.log():
+            assert time.monotonic() < deadline, "no line about the slots"
+            time.sleep(0.5)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30)
+        text = metrics.read().decode()
+        (line,) = [x for x in text.splitlines() if x.startswith("soulsync_accept_queue ")]
+        assert float(line.split()[1]) >= 1
+        assert "soulsync_event_loop_lag_seconds " in text  # the wait the loop imposes
+    finally:
+        stop.set()
+        for client in waiting:
+            client.close()
+        for holder in holders:
+            holder.join(timeout=60)
+    assert all(line.startswith("{") for line in server.log().splitlines())
