@@ -104,14 +104,45 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize(
     ("folder", "forbidden"),
     [
-        ("soulsync/api", ("soulsync.training", "tensorflow", "keras", "soulsync.app")),
-        ("soulsync/inference", ("flask", "flask_smorest", "soulsync.api", "soulsync.app")),
+        (
+            "soulsync/api",
+            ("soulsync.training", "tensorflow", "keras", "soulsync.app", "soulsync.evaluation"),
+        ),
+        (
+            "soulsync/inference",
+            (
+                "flask",
+                "flask_smorest",
+                "soulsync.api",
+                "soulsync.app",
+                "soulsync.metrics",
+                "soulsync.observability",
+                "soulsync.logs",
+                "soulsync.texts",
+                "prometheus_client",
+                "soulsync.evaluation",
+                "sklearn",
+            ),
+        ),
+        ("soulsync/evaluation.py", ("flask", "tensorflow", "keras", "soulsync.api")),
         ("soulsync/questionnaire.py", ("soulsync",)),
+        ("soulsync/texts.py", ("soulsync.api", "soulsync.inference", "soulsync.app", "flask")),
     ],
 )
 def test_the_layers_hold(folder: str, forbidden: tuple[str, ...]) -> None:
-    """HTTP knows no TensorFlow and no factory; the domain knows no HTTP; the questionnaire
-    is the ground floor."""
+    """HTTP knows no TensorFlow, no scikit-learn and no factory; the domain knows no HTTP, no
+    logs, no metrics and no client sentences; the questionnaire and the texts are the ground
+    floor."""
     for path, names in _imports_of(folder).items():
         broken = {n for n in names if n.split(".")[0] in forbidden or n.startswith(forbidden)}
         assert broken == set(), path
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """A module that long does several jobs: split it by job (docs/architecture.md)."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in (ROOT / "soulsync").rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}
