@@ -82,11 +82,10 @@ settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from 
 	$(BIN)/soulsync settings env > .env.example
 	$(BIN)/soulsync settings markdown > docs/configuration.md
 
-bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md)
-	@command -v wrk >/dev/null || { echo "installing wrk from Debian"; \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-	$(BIN)/python bench/run.py
+bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }
+	$(BIN)/python bench/run.py $(if $(COMPARE),--compare $(COMPARE))
+	$(BIN)/python bench/features.py
 
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
 	$(PIP_LOCKED) -r requirements/build.txt

@@ -71,6 +71,8 @@ def cors_origins(origins: list[str]) -> list[str | re.Pattern[str]]:
 
 
 def _origins(text: str) -> list[str]:
+    if text.strip().lower() == "none":
+        return []
     origins = _csv(text)
     cors_origins(origins)  # refuses what is not an origin, at start-up
     return origins
@@ -142,7 +144,8 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         ["*"],
         _origins,
         "Comma-separated origins allowed by CORS: * (the default, as before) allows any; "
-        "https://app.example allows that origin; https://*.example.com allows its subdomains.",
+        "https://app.example allows that origin; https://*.example.com allows its subdomains; "
+        "none: no CORS at all, and none of its cost (a service only servers call).",
     ),
     _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
     _service(

@@ -29,7 +29,9 @@ def security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    # always_send=False: no CORS work on requests without an Origin header (servers, probes):
-    # only browsers need CORS headers, and they always send Origin across origins.
-    CORS(app, origins=cors_origins(app.config["CORS_ORIGINS"]), always_send=False)
+    origins = app.config["CORS_ORIGINS"]
+    if origins:  # SOULSYNC_CORS_ORIGINS=none: no CORS, nothing run per request
+        # always_send=False: no CORS headers on requests without an Origin header (servers,
+        # probes): only browsers need them, and they always send Origin across origins.
+        CORS(app, origins=cors_origins(origins), always_send=False)
     app.after_request(security_headers)

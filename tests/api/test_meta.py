@@ -90,3 +90,13 @@ def test_monitoring_of_a_model_without_a_reference(contract: dict) -> None:
     client = create_app({"TESTING": True, "MODEL_PATH": str(older)}).test_client()
     reply = client.get("/monitoring").get_json()
     assert reply["reference_available"] is False and reply["groups"] == {}
+
+
+def test_cors_can_be_turned_off() -> None:
+    from soulsync.config import from_environment
+
+    settings = from_environment({"SOULSYNC_CORS_ORIGINS": "none"})
+    client = create_app({"TESTING": True, **settings}).test_client()
+    response = client.get("/", headers={"Origin": "https://app.example"})
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
