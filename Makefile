@@ -20,7 +20,7 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve test quick lint format lock train check-model openapi settings bench \
-        smoke-expected container-test deploy trigger rollback promote clean
+        smoke-expected types container-test deploy trigger rollback promote clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -77,6 +77,14 @@ openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it i
 
 smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
 	$(BIN)/python scripts/smoke_expected.py
+
+# The Node example's packages, exactly as its package-lock.json pins them (npm registry).
+NODE_EXAMPLE := examples/node
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund
+
+types: $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## regenerate the Node example's TypeScript types from openapi/openapi.json (a test fails while they are stale)
+	cd $(NODE_EXAMPLE) && npx --no-install openapi-typescript ../../openapi/openapi.json --output types/soulsync-api.d.ts
 
 settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
 	$(BIN)/soulsync settings env > .env.example
