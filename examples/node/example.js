@@ -52,7 +52,7 @@ async function main() {
     baseUrl: process.env.MODEL_URL || 'http://localhost:8080',
     apiKey: process.env.MODEL_API_KEY || undefined,
     idTokenAudience: process.env.MODEL_ID_TOKEN_AUDIENCE || undefined,
-    timeoutMs: number(process.env.MODEL_TIMEOUT_MS, 5000),
+    timeoutMs: number(process.env.MODEL_TIMEOUT_MS, 10000),
     retries: number(process.env.MODEL_RETRIES, 3),
     backoffMs: number(process.env.MODEL_BACKOFF_MS, 200),
   });

@@ -27,12 +27,13 @@ const { GoogleAuth } = require('google-auth-library');
 /** @typedef {Schemas['Error']} ErrorBody */
 
 /**
- * Statuses that another try can cure. Cloud Run's front end sends them itself, with a body that
- * is not the service's JSON: 429 (no instance could take the request), 503 (none was ready in
- * time), 504 (the request outlived the service's request timeout). The service's own 4xx say
- * what to fix in the request: a retry would get the same answer.
+ * Statuses that another try can cure. Cloud Run's front end sends three itself, with a body
+ * that is not the service's JSON: 429 (no instance could take the request), 503 (none was
+ * ready in time), 504 (the request outlived the service's request timeout). The service sends
+ * 408 when a request did not arrive within its deadline. Its other 4xx say what to fix in the
+ * request: a retry would get the same answer.
  */
-const RETRY_STATUSES = new Set([429, 503, 504]);
+const RETRY_STATUSES = new Set([408, 429, 503, 504]);
 /** Network failures worth another try (axios's codes): a timeout, a dropped connection. */
 const RETRY_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED']);
 
@@ -75,7 +76,8 @@ function sleep(ms) {
  * @property {string} [apiKey] sent as X-API-Key, for a service that runs with SOULSYNC_API_KEYS
  * @property {string} [idTokenAudience] for a private Cloud Run service: the audience of the ID
  *   token, which is the service's URL
- * @property {number} [timeoutMs] per attempt
+ * @property {number} [timeoutMs] per attempt: long enough for a cold start and the
+ *   service's own deadline (docs/integration.md)
  * @property {number} [retries] further attempts after the first
  * @property {number} [backoffMs] the first retry's wait; it doubles with each retry
  * @property {(line: string) => void} [log] where the client's JSON log lines go
@@ -88,7 +90,7 @@ function createModelClient({
   baseUrl,
   apiKey,
   idTokenAudience,
-  timeoutMs = 5000,
+  timeoutMs = 10000,
   retries = 3,
   backoffMs = 200,
   log = console.log,
