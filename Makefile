@@ -20,7 +20,8 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve test quick lint format lock train check-model openapi settings bench \
-        smoke-expected container-test deploy trigger rollback promote clean
+        smoke-expected types alerts monitoring container-test deploy trigger rollback promote \
+        clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -64,10 +65,11 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec and the smoke answers
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec, the smoke answers and the drift alert
 	$(BIN)/soulsync train --data $(DATA)
 	$(BIN)/soulsync openapi openapi/openapi.json
 	$(BIN)/python scripts/smoke_expected.py
+	$(BIN)/python scripts/drift_alert.py
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)
@@ -75,8 +77,19 @@ check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is wh
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json
 
+alerts: $(DEVELOP)  ## regenerate monitoring/alerts/drift-shift.json from the shipped model's card (a test fails while it is stale)
+	$(BIN)/python scripts/drift_alert.py
+
 smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
 	$(BIN)/python scripts/smoke_expected.py
+
+# The Node example's packages, exactly as its package-lock.json pins them (npm registry).
+NODE_EXAMPLE := examples/node
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund
+
+types: $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## regenerate the Node example's TypeScript types from openapi/openapi.json (a test fails while they are stale)
+	cd $(NODE_EXAMPLE) && npx --no-install openapi-typescript ../../openapi/openapi.json --output types/soulsync-api.d.ts
 
 settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
 	$(BIN)/soulsync settings env > .env.example
@@ -110,6 +123,8 @@ RELEASE        = PROJECT_ID=$(PROJECT) _REGION=$(REGION) _SERVICE=$(SERVICE) pyt
 # Extra substitutions for one `make deploy`, e.g. SUBSTITUTIONS=_METRICS_SIDECAR=true (the next
 # push from the trigger uses cloudbuild.yaml's defaults again: change those to keep a setting).
 SUBSTITUTIONS ?=
+# Notification channels for `make monitoring` (resource names, comma-separated).
+CHANNELS      ?=
 
 container-test:  ## build the image, run it, smoke-test it, check non-root, clean log, SIGTERM
 	scripts/container-test.sh
@@ -123,6 +138,9 @@ trigger:  ## create the Cloud Build trigger that releases every push to main, ru
 	gcloud builds triggers create github --name=$(SERVICE) --project=$(PROJECT) \
 	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
 	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml --service-account=$(DEPLOYER_SA)
+
+monitoring:  ## install monitoring/'s alert policies and SLOs in PROJECT's Cloud Monitoring (CHANNELS=channel,...; docs/runbook.md)
+	python3 scripts/monitoring.py apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)
 
 rollback:  ## send all traffic back to the revision tagged `previous` (the one before the last release)
 	$(RELEASE) rollback

@@ -1,0 +1,363 @@
+"""The alert policies and SLOs in monitoring/ (docs/runbook.md): they parse as Cloud
+Monitoring's formats with their required fields, every metric they name exists (Cloud Run's, or
+the service's own as its /metrics shows them), their numbers are the deployment's
+(cloudbuild.yaml), the drift alert is what scripts/drift_alert.py makes of the shipped model and
+computes what GET /monitoring computes, and `make monitoring`'s script sends them as it should."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from soulsync.inference.monitoring import MINIMUM_COUNT, SHIFT_FROM, psi
+from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
+from tests.e2e.gunicorn_server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MONITORING = ROOT / "monitoring"
+POLICIES = sorted((MONITORING / "alerts").glob("*.json"))
+SLOS = sorted((MONITORING / "slo").glob("*.json"))
+RUNBOOK = ROOT / "docs" / "runbook.md"
+sys.path.insert(0, str(ROOT / "scripts"))
+import drift_alert  # noqa: E402  (scripts/ is not a package)
+
+#: Cloud Run's metrics the files may name, as Google's list of Google Cloud metrics gives them
+#: (https://cloud.google.com/monitoring/api/metrics_gcp, "run").
+CLOUD_RUN_METRICS = {
+    "run.googleapis.com/request_count",
+    "run.googleapis.com/request_latencies",
+    "run.googleapis.com/container/instance_count",
+}
+CONDITION_KINDS = {"conditionThreshold", "conditionMatchedLog", "conditionPrometheusQueryLanguage"}
+SEVERITIES = {"CRITICAL", "ERROR", "WARNING"}
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def substitution(name: str) -> str:
+    text = (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
+    return re.search(rf'^  {name}: "?([^"\n]*)"?$', text, re.M)[1]
+
+
+def filters(document: object) -> list[str]:
+    """Every Monitoring filter and PromQL query anywhere in a document."""
+    if isinstance(document, dict):
+        found = [v for k, v in document.items() if k.endswith(("filter", "Filter", "query"))]
+        return found + [f for value in document.values() for f in filters(value)]
+    if isinstance(document, list):
+        return [f for value in document for f in filters(value)]
+    return []
+
+
+def test_the_five_alerts_and_two_slos_are_there() -> None:
+    assert [p.name for p in POLICIES] == [
+        "5xx-rate.json",
+        "drift-shift.json",
+        "latency-p99.json",
+        "max-instances.json",
+        "readiness.json",
+    ]
+    assert [p.name for p in SLOS] == ["availability.json", "latency.json", "service.json"]
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
+def test_alert_policy_has_what_cloud_monitoring_requires(path: Path) -> None:
+    policy = load(path)
+    assert set(policy) <= {
+        "displayName", "documentation", "severity", "combiner", "conditions", "alertStrategy",
+        "userLabels",
+    }  # fmt: skip
+    assert policy["displayName"].startswith("SoulSync model service: ")
+    assert policy["severity"] in SEVERITIES
+    assert policy["combiner"] == "OR"
+    assert policy["documentation"]["mimeType"] == "text/markdown"
+    # Each points at its section of the runbook, which exists.
+    section = re.search(r'docs/runbook\.md, "([^"]+)"', policy["documentation"]["content"])[1]
+    assert f"\n### {section}\n" in RUNBOOK.read_text(encoding="utf-8"), section
+    assert policy["conditions"]
+    for condition in policy["conditions"]:
+        assert condition["displayName"]
+        (kind,) = set(condition) - {"displayName"}
+        assert kind in CONDITION_KINDS
+        body = condition[kind]
+        if kind == "conditionThreshold":
+            assert body["comparison"] in {"COMPARISON_GT", "COMPARISON_LT"}  # the only two
+            assert re.fullmatch(r"\d+s", body["duration"])
+            assert isinstance(body["thresholdValue"], int | float)
+            for aggregation in body["aggregations"] + body.get("denominatorAggregations", []):
+                assert re.fullmatch(r"\d+s", aggregation["alignmentPeriod"])
+                assert aggregation["perSeriesAligner"].startswith("ALIGN_")
+                assert aggregation["crossSeriesReducer"].startswith("REDUCE_")
+        elif kind == "conditionMatchedLog":
+            # A log-match policy must say how often it may notify.
+            assert re.fullmatch(r"\d+s", policy["alertStrategy"]["notificationRateLimit"]["period"])
+        else:
+            assert re.fullmatch(r"\d+s", body["duration"])
+            assert re.fullmatch(r"\d+s", body["evaluationInterval"])
+
+
+@pytest.mark.parametrize("path", SLOS, ids=lambda p: p.name)
+def test_slo_has_what_the_service_monitoring_api_requires(path: Path) -> None:
+    document = load(path)
+    assert document["displayName"]
+    if path.name == "service.json":
+        assert document["custom"] == {}
+        return
+    assert 0 < document["goal"] < 1
+    assert re.fullmatch(r"\d+s", document["rollingPeriod"])
+    sli = document["serviceLevelIndicator"]["requestBased"]
+    (kind,) = sli
+    assert kind in {"goodTotalRatio", "distributionCut"}
+
+
+def test_every_filter_names_this_service_and_a_cloud_run_metric() -> None:
+    service = substitution("_SERVICE")
+    for path in POLICIES + SLOS:
+        for text in filters(load(path)):
+            if "soulsync_" in text:
+                continue  # PromQL over the service's own metrics (below)
+            assert f'resource.labels.service_name = "{service}"' in text, path.name
+            assert 'resource.type = "cloud_run_revision"' in text, path.name
+            for metric in re.findall(r'metric\.type = "([^"]+)"', text):
+                assert metric in CLOUD_RUN_METRICS, (path.name, metric)
+
+
+def test_the_numbers_are_the_deployments() -> None:
+    """The 5xx alert's rate is the rollout's own limit; instances at the maximum are
+    cloudbuild.yaml's maximum (a threshold condition compares with > only)."""
+    (rate,) = load(MONITORING / "alerts" / "5xx-rate.json")["conditions"]
+    assert rate["conditionThreshold"]["thresholdValue"] == float(substitution("_MAX_ERROR_RATE"))
+    (most,) = load(MONITORING / "alerts" / "max-instances.json")["conditions"]
+    assert most["conditionThreshold"]["thresholdValue"] == int(substitution("_MAX_INSTANCES")) - 0.5
+
+
+def test_drift_alert_is_generated_from_the_shipped_model() -> None:
+    assert load(MONITORING / "alerts" / "drift-shift.json") == drift_alert.policy(), (
+        "monitoring/alerts/drift-shift.json is stale: run `make alerts`"
+    )
+
+
+def screened_metrics(client, questionnaires: list[dict]) -> str:
+    """/metrics after screening `questionnaires` (enough of each group to publish its counts)."""
+    for start in range(0, len(questionnaires), 250):
+        chunk = questionnaires[start : start + 250]
+        reply = client.post("/predict/batch", json={"questionnaires": chunk})
+        assert reply.status_code == 200, reply.json
+    return client.get("/metrics").get_data(as_text=True)
+
+
+def population(size: int) -> list[dict]:
+    """`size` questionnaires of each group, spread over the answers."""
+    people = []
+    for i in range(size):
+        for group in (0, 1):
+            people.append(
+                {
+                    **CONTRACT_EXAMPLE,
+                    "WorkOrStudent": group,
+                    "Pressure": 1 + i % 5,
+                    "SleepDr": i % 4,
+                    "SuicidalTh": int(i % 7 == 0),
+                    "FinancialStress": 1 + (i * 3) % 5,
+                }
+            )
+    return people
+
+
+def test_every_metric_and_label_the_drift_alert_names_is_exposed(client) -> None:
+    text = screened_metrics(client, population(250))
+    samples = set(re.findall(r"^(soulsync_\w+)\{([^}]*)\}", text, re.M))
+    exposed = {
+        (name, frozenset(re.findall(r'(\w+)="([^"]*)"', labels))) for name, labels in samples
+    }
+    names = {name for name, _ in exposed}
+    for query in filters(load(MONITORING / "alerts" / "drift-shift.json")):
+        for name, selector in re.findall(r"(soulsync_\w+)\{([^}]*)\}", query):
+            assert name in names, name
+            wanted = set(re.findall(r'(\w+)="([^"]*)"', selector))
+            assert any(wanted <= labels for n, labels in exposed if n == name), (name, wanted)
+        # Every (group, le) or (group, result) constant is a series the service exports.
+        for group, label, value in re.findall(
+            r'vector\([^)]*\), "group", "(\w+)", "", ""\), "(\w+)", "([^"]+)"', query
+        ):
+            assert any({("group", group), (label, value)} <= labels for _, labels in exposed), (
+                group,
+                label,
+                value,
+            )
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed"
+)
+def test_drift_alert_computes_what_get_monitoring_computes(client, screener, tmp_path) -> None:
+    """Prometheus' own engine (promtool) evaluates the alert's queries over the counts a real
+    screening left in /metrics: for each group at shift it gives the PSI that the service's own
+    function gives for the same counts, and no group below the cut-off fires."""
+    students = [q for q in population(300) if q["WorkOrStudent"] == 0]
+    shifted = [{**q, "Pressure": 5, "SuicidalTh": 1} for q in students]  # a moved population
+    # Published (over 100) but too few to judge (under MINIMUM_COUNT): never fires.
+    professionals = [q for q in population(150) if q["WorkOrStudent"] == 1]
+    text = screened_metrics(client, shifted + professionals)
+    monitoring = client.get("/monitoring").json
+    series = re.findall(r"^(soulsync_(?:score_bins|predictions)_total\{[^}]*\}) (\S+)$", text, re.M)
+    assert series
+    tests = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1d",
+                "input_series": [
+                    {"series": name, "values": f"0 {float(value):.0f}"} for name, value in series
+                ],
+                "promql_expr_test": [],
+            }
+        ],
+    }
+    policy = drift_alert.policy()
+    card_reference = screener.card.reference
+    expected_index = {}
+    for condition in policy["conditions"]:
+        query = condition["conditionPrometheusQueryLanguage"]["query"]
+        figure = "score" if "score_bins" in query else "result"
+        samples = []
+        for group, drift in monitoring["groups"].items():
+            figures = {f["name"]: f for f in drift["figures"]}
+            counts = group_counts(text, group, figure)
+            reference = card_reference.groups[group]
+            wanted = (
+                reference.scores
+                if figure == "score"
+                else [1 - reference.flagged, reference.flagged]
+            )
+            index = psi([c / sum(counts) for c in counts], wanted)
+            if sum(counts) >= MINIMUM_COUNT:  # the counts are GET /monitoring's
+                assert round(index, 6) == figures[figure]["psi"]
+            else:
+                assert figures[figure]["status"] == "too_few"
+            expected_index[(group, figure)] = index
+            if index >= SHIFT_FROM and sum(counts) >= MINIMUM_COUNT:
+                samples.append({"labels": f'{{group="{group}"}}', "value": round(index * 1e6)})
+        tests["tests"][0]["promql_expr_test"].append(
+            {"expr": f"round(({query}) * 1000000)", "eval_time": "1d", "exp_samples": samples}
+        )
+    assert expected_index[("students", "score")] >= SHIFT_FROM  # the shift is there to find
+    assert expected_index[("professionals", "score")] >= SHIFT_FROM  # but too few: no alert
+    (tmp_path / "test.yml").write_text(json.dumps(tests), encoding="utf-8")  # YAML reads JSON
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(tmp_path / "test.yml")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def group_counts(text: str, group: str, figure: str) -> list[int]:
+    """A group's counts from /metrics: per score bin in the order of its edges, or
+    [No Depression, Depression]."""
+    if figure == "result":
+        order = [NEGATIVE_RESULT, POSITIVE_RESULT]
+        pattern = r"soulsync_predictions_total\{([^}]*)\} (\S+)"
+        key = "result"
+    else:
+        order = None
+        pattern = r"soulsync_score_bins_total\{([^}]*)\} (\S+)"
+        key = "le"
+    found = {}
+    for labels, value in re.findall(pattern, text):
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if fields["group"] == group:
+            found[fields[key]] = int(float(value))
+    if order is None:
+        order = sorted(found, key=lambda edge: float(edge))  # "+Inf" sorts last as a float
+    return [found[value] for value in order]
+
+
+# --- make monitoring: the script, against a gcloud stand-in and an API stand-in ----------------
+
+
+class _Api(http.server.BaseHTTPRequestHandler):
+    """The Service Monitoring API in miniature: what exists, and every call it got."""
+
+    existing: ClassVar[set[str]]
+    calls: ClassVar[list[tuple[str, str, dict | None]]]
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        path = self.path.split("?")[0]
+        type(self).calls.append((self.command, self.path, body))
+        status = 404 if self.command == "GET" and path not in self.existing else 200
+        if self.command == "POST":
+            item = self.path.split("=")[-1]
+            self.existing.add(f"{path}/{item}")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = do_PATCH = _handle
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
+    fake = tmp_path / "gcloud-state"
+    fake.mkdir(exist_ok=True)
+    (fake / "replies.json").write_text(json.dumps(replies), encoding="utf-8")
+    (fake / "calls.jsonl").write_text("", encoding="utf-8")
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / 'tests' / 'fixtures' / 'fake-gcloud'}:{os.environ['PATH']}",
+        "FAKE_GCLOUD": str(fake),
+        "SOULSYNC_MONITORING_API": api,
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "monitoring.py"), "apply", "--project=p1",
+         "--channels=projects/p1/notificationChannels/7"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (fake / "calls.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["argv"] for line in lines]
+
+
+def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
+    handler = type("Api", (_Api,), {"existing": set(), "calls": []})
+    port = free_port()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{port}/v3"
+        token = {"auth print-access-token": [{"stdout": "a-token\n"}]}
+        first = run_apply(tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]})
+        created = [argv for argv in first if argv[:3] == ["monitoring", "policies", "create"]]
+        assert len(created) == len(POLICIES)
+        assert all("--project=p1" in argv for argv in created)
+        posted = [(path, body) for method, path, body in handler.calls if method == "POST"]
+        assert posted[0][0] == "/v3/projects/p1/services?serviceId=soulsync-model-endpoint"
+        assert {path.split("=")[-1] for path, _ in posted[1:]} == {"availability", "latency"}
+
+        handler.calls.clear()
+        listed = {"monitoring policies list": [{"stdout": "projects/p1/alertPolicies/42\n"}]}
+        second = run_apply(tmp_path, api, {**token, **listed})
+        updated = [argv for argv in second if argv[:3] == ["monitoring", "policies", "update"]]
+        assert len(updated) == len(POLICIES)
+        assert not [argv for argv in second if argv[:3] == ["monitoring", "policies", "create"]]
+        assert {method for method, _, _ in handler.calls} == {"GET", "PATCH"}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
