@@ -176,14 +176,6 @@ def documented_routes(text: str) -> set[tuple[str, str]]:
     return found
 
 
-README_TABLE_STALE = pytest.mark.xfail(
-    strict=True,
-    reason="README.md's endpoints table (not this change's to edit) lacks `GET /health`; it also "
-    "says the batch takes up to 1,000 (the limit is 500)",
-)
-
-
-@README_TABLE_STALE
 def test_readme_endpoints_table_is_the_apps_routes(app) -> None:
     routes = {
         (method, rule.rule)
@@ -197,8 +189,7 @@ def test_readme_endpoints_table_is_the_apps_routes(app) -> None:
 def test_readme_batch_limit_is_the_settings(app) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     limits = re.findall(r"up to ([\d,]+) questionnaires", text)
-    if limits != [f"{app.config['BATCH_LIMIT']:,}"]:
-        pytest.xfail(f"README.md says up to {limits} questionnaires (not this change's to edit)")
+    assert limits == [f"{app.config['BATCH_LIMIT']:,}"]
 
 
 def units(text: str) -> list[str]:
@@ -229,8 +220,6 @@ def keyless_claims(text: str) -> list[set[str]]:
 
 
 KEYLESS_STALE = {
-    "operations.md": "says every endpoint except /healthz, /readyz and 'the documentation "
-    "pages' needs a key: it leaves out /health and does not name the pages",
     "api.md": "marks only /healthz and /readyz as never needing a key",
 }
 
@@ -337,8 +326,6 @@ def test_figures_quoted_from_the_model_card(screener) -> None:
 
 
 METRICS_STALE = {
-    "operations.md": "names the `soulsync_scores` histogram, which soulsync_score_bins_total "
-    "replaced",
     "monitoring.md": "names the `soulsync_scores` histogram, which soulsync_score_bins_total "
     "replaced",
 }
