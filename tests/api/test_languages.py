@@ -19,8 +19,9 @@ from babel.messages.pofile import read_po
 from soulsync import event_loop, texts
 from soulsync.app import create_app
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
-from soulsync.translations import DOMAIN, FOLDER
+from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE
 
+TRANSLATED = [language for language in LANGUAGES if language != SOURCE_LANGUAGE]
 CONTRACT_STRINGS = {"Prediction successful", POSITIVE_RESULT, NEGATIVE_RESULT}
 #: Fields for programs, the same in every language: the HTTP status's name in an error
 #: (`status`, like `code`), a prediction's `status` ("success"), and codes and versions.
@@ -50,31 +51,33 @@ def _words(text: str) -> set[str]:
     return {word.lower() for word in re.findall(r"[A-Za-z]{2,}", text)}
 
 
-def _english_only_words() -> set[str]:
-    """Words of the English texts that no Indonesian text uses (JSON, API, URL and such are
+def english_only_words(language: str) -> set[str]:
+    """Words of the English texts that no text of `language` uses (JSON, API, URL and such are
     both), and the common English words of the messages of Flask, werkzeug and marshmallow."""
-    with (FOLDER / "id" / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as file:
+    with (FOLDER / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as file:
         catalog = read_po(file)
     english = set().union(*(_words(m.id) for m in catalog if m.id))
-    indonesian = set().union(*(_words(m.string) for m in catalog if m.id))
+    translated = set().union(*(_words(m.string) for m in catalog if m.id))
     common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field", "valid"}
-    return (english - indonesian) | common
+    return (english - translated) | common
 
 
-ENGLISH_ONLY = _english_only_words()
+ENGLISH_ONLY = {language: english_only_words(language) for language in TRANSLATED}
 
 
-def english_in(reply: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
-    """Every text of a reply that a person may read and that holds English words."""
+def english_in(reply: Any, language: str, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every text of a reply in `language` that a person may read and that holds English."""
     if isinstance(reply, dict):
         for key, value in reply.items():
             if key not in FOR_PROGRAMS:
-                yield from english_in(value, (*path, key))
+                yield from english_in(value, language, (*path, key))
     elif isinstance(reply, list):
         for index, value in enumerate(reply):
-            yield from english_in(value, (*path, index))
-    elif isinstance(reply, str) and reply not in CONTRACT_STRINGS and _words(reply) & ENGLISH_ONLY:
-        yield path, reply
+            yield from english_in(value, language, (*path, index))
+    elif isinstance(reply, str):
+        english = reply not in CONTRACT_STRINGS and _words(reply) & ENGLISH_ONLY[language]
+        if english:
+            yield path, reply
 
 
 class SlowBody(io.BytesIO):
@@ -191,31 +194,33 @@ def _ask(clients: dict, which: str, method: str, path: str, request: dict, askin
     return clients[which].open(path, method=method, headers=headers, **request)
 
 
-ASKING_INDONESIAN = {
-    "Accept-Language": {"headers": {"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"}},
-    "lang": {"query": "?lang=id"},
-}
+def asking(language: str, how: str) -> dict[str, Any]:
+    if how == "lang":
+        return {"query": f"?lang={language}"}
+    return {"headers": {"Accept-Language": f"{language};q=0.9,en;q=0.8"}}
 
 
-@pytest.mark.parametrize("asking", list(ASKING_INDONESIAN))
+@pytest.mark.parametrize("how", ["Accept-Language", "lang"])
+@pytest.mark.parametrize("language", TRANSLATED)
 @pytest.mark.parametrize(
     ("which", "name", "method", "path", "request_", "status"), ALL_CASES, ids=lambda v: v
 )
-def test_indonesian_replies_say_nothing_in_english(
-    clients, asking, which, name, method, path, request_, status
+def test_replies_in_another_language_say_nothing_in_english(
+    clients, language, how, which, name, method, path, request_, status
 ) -> None:
-    """The goal of issue 21: asked in Indonesian, a reply holds no English sentence apart from
-    the contract's two strings, whatever the endpoint or the error."""
-    response = _ask(clients, which, method, path, request_, ASKING_INDONESIAN[asking])
+    """The goal of issue 21: asked in Indonesian (or any language of the catalogs), a reply
+    holds no English sentence apart from the contract's two strings, whatever the endpoint or
+    the error."""
+    response = _ask(clients, which, method, path, request_, asking(language, how))
     assert response.status_code == status, response.get_data(as_text=True)
     reply = response.get_json()
-    assert list(english_in(reply)) == []
+    assert list(english_in(reply, language)) == []
     english = _ask(clients, which, method, path, request_, {})
     assert english.status_code == status
     if name in SILENT:
         assert "Content-Language" not in response.headers
         return
-    assert response.headers["Content-Language"] == "id"
+    assert response.headers["Content-Language"] == language
     assert "Accept-Language" in response.vary
     assert english.headers["Content-Language"] == "en"
     if status >= 400:  # the errors' shape, keys and codes are the same in every language
@@ -225,9 +230,10 @@ def test_indonesian_replies_say_nothing_in_english(
 
 def test_the_english_word_check_finds_english() -> None:
     """The check above can fail: an untranslated message, marshmallow's or ours, is found."""
-    assert list(english_in({"message": texts.NOT_FOUND})) == [(("message",), texts.NOT_FOUND)]
-    assert list(english_in({"errors": {"json": {"x": ["Not a valid integer."]}}}))
-    assert list(english_in({"message": "URL yang diminta tidak ditemukan di server."})) == []
+    found = list(english_in({"message": texts.NOT_FOUND}, "id"))
+    assert found == [(("message",), texts.NOT_FOUND)]
+    assert list(english_in({"errors": {"json": {"x": ["Not a valid integer."]}}}, "id"))
+    assert list(english_in({"message": "URL yang diminta tidak ditemukan di server."}, "id")) == []
 
 
 @pytest.mark.parametrize("path", FOR_DEVELOPERS)
