@@ -38,9 +38,7 @@ def in_code() -> set[str]:
     """Every Message("...") of the package, extracted as `make translations` extracts them."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as mapping:
         method_map, options_map = parse_mapping_cfg(mapping)
-    found = extract_from_dir(
-        ROOT / "soulsync", method_map, options_map, keywords={"Message": None}
-    )
+    found = extract_from_dir(ROOT / "soulsync", method_map, options_map, keywords={"Message": None})
     return {message for _, _, message, _, _ in found}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from soulsync import texts
-from soulsync.config import support_keys
+from soulsync.config import ENV_PREFIX, support_keys
 from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import (
     LANGUAGE_NAMES,
@@ -36,6 +37,8 @@ from soulsync.translations import (
     catalog,
     said,
 )
+
+logger = logging.getLogger("soulsync")
 
 #: The query parameter of clients that cannot set Accept-Language.
 QUERY_PARAMETER = "lang"
@@ -182,11 +185,19 @@ def support_block(config: Mapping[str, Any], language: str, translate: Gettext) 
         {"name": translate(contact["name"]), "phone": contact["phone"]}
         for contact in config[base_contacts]
     ]
-    return {
-        "message": config[message_key] or translate(config[base_message]),
-        "contacts": contacts,
-        "notice": translate(texts.NOTICE),
-    }
+    message = config[message_key] or translate(config[base_message])
+    if language != SOURCE_LANGUAGE and message == config[base_message]:
+        logger.warning(
+            "%s%s is not set and the %s catalog does not hold %s%s: replies in %s show the "
+            "support message in English",
+            ENV_PREFIX,
+            message_key,
+            language,
+            ENV_PREFIX,
+            base_message,
+            LANGUAGE_NAMES[language],
+        )
+    return {"message": message, "contacts": contacts, "notice": translate(texts.NOTICE)}
 
 
 #: The Speech of the reply being made, for the fields of the reply schemas (marshmallow's way

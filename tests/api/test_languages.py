@@ -330,3 +330,13 @@ def test_english_support_settings_reach_other_languages_unless_they_have_their_o
 def test_answers_are_accepted_as_labels_in_every_language(client, label: str) -> None:
     reply = client.post("/predict", json={**CONTRACT_EXAMPLE, "Gender": label})
     assert reply.status_code == 200
+
+
+def test_a_support_message_no_catalog_holds_is_named_at_start_up(caplog) -> None:
+    """A message of one's own in English, and none for Indonesian: the log says so once, at
+    start-up (the reply shows the English rather than nothing)."""
+    with caplog.at_level("WARNING", logger="soulsync"):
+        app = create_app({"TESTING": True, "SUPPORT_MESSAGE": "Call the campus line."})
+    assert any("SOULSYNC_SUPPORT_MESSAGE_ID is not set" in r.getMessage() for r in caplog.records)
+    reply = app.test_client().post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    assert reply.get_json()["support"]["message"] == "Call the campus line."
