@@ -106,9 +106,11 @@ class Speech:
 
     def name_in(self, response: Response) -> None:
         """Say in `response`'s headers which language it speaks, and that it was chosen by
-        Accept-Language (for caches)."""
-        response.headers["Content-Language"] = self.language
-        response.vary.add("Accept-Language")
+        Accept-Language (for caches). A view's reply has neither header yet, so both are added
+        without a look-up (`response.vary.add` parses and rewrites the header, several times
+        the cost); flask-cors, later, merges its Vary into this one."""
+        response.headers.add("Content-Language", self.language)
+        response.headers.add("Vary", "Accept-Language")
 
 
 @dataclass(frozen=True)
