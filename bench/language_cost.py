@@ -12,8 +12,9 @@ suicidal thoughts (the support block), each without Accept-Language (the old bac
 with `Accept-Language: id-ID,id;q=0.9` (the older commit ignores it) or `?lang=id`.
 
 `--callgrind` counts instructions instead (valgrind, deterministic on a noisy machine): each
-case but ?lang= is run under `valgrind --tool=callgrind` with 50 and with 250 calls, and the
-difference divided by 200 is the instructions per request (about ten minutes on 2 CPUs).
+case but ?lang= is run under `valgrind --tool=callgrind` with 50 and with 1,050 calls, and the
+difference divided by 1,000 is the instructions per request (about fifteen minutes on 2 CPUs;
+with 200 calls between the runs, the counts of two identical runs differed by 1 to 2 %).
 
     .venv/bin/python bench/language_cost.py [--before REF] [--rounds 15] [--calls 400]
     .venv/bin/python bench/language_cost.py --callgrind
@@ -254,7 +255,7 @@ def callgrind_comparison(before: Path) -> dict[str, Any]:
         (case, name, tree, calls)
         for case in CALLGRIND_CASES
         for name, tree in (("before", before), ("after", ROOT))
-        for calls in (50, 250)
+        for calls in (50, 1050)
     ]
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = list(pool.map(lambda run: instructions(run[2], run[0], run[3]), runs))
@@ -262,7 +263,7 @@ def callgrind_comparison(before: Path) -> dict[str, Any]:
     table = {}
     for case in CALLGRIND_CASES:
         row = {
-            name: (found[case, name, 250] - found[case, name, 50]) / 200
+            name: (found[case, name, 1050] - found[case, name, 50]) / 1000
             for name in ("before", "after")
         }
         table[case] = row | {"difference": row["after"] - row["before"]}
