@@ -19,9 +19,9 @@ PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test quick lint format lock train check-model openapi settings bench \
-        smoke-expected types alerts monitoring container-test deploy trigger rollback promote \
-        clean
+.PHONY: help serve test quick lint format lock train check-model openapi settings translations \
+        bench smoke-expected types alerts monitoring container-test deploy trigger rollback \
+        promote clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -94,6 +94,17 @@ types: $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## regenerate the Node e
 settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
 	$(BIN)/soulsync settings env > .env.example
 	$(BIN)/soulsync settings markdown > docs/configuration.md
+
+# The message catalogs (docs/api.md, "Languages"): every Message("...") in soulsync/ into the
+# template, the template into each language's catalog, each catalog compiled for serving.
+CATALOGS := soulsync/translations
+translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messages.pot, merge it into each language's .po, compile the .mo files (a test fails while one is stale)
+	$(BIN)/pybabel extract --mapping-file=babel.cfg --no-default-keywords --keyword=Message \
+	  --add-comments=TRANSLATORS: --add-location=file --sort-by-file --no-wrap --omit-header \
+	  --output-file=$(CATALOGS)/messages.pot soulsync
+	$(BIN)/pybabel update --input-file=$(CATALOGS)/messages.pot --output-dir=$(CATALOGS) \
+	  --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel compile --directory=$(CATALOGS) --statistics
 
 bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from soulsync import texts
+from soulsync.translations import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE
 
 ENV_PREFIX = "SOULSYNC_"
 
@@ -90,6 +91,14 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise ValueError(f"{value} is not a port")
     return value
+
+
+def support_keys(language: str) -> tuple[str, str]:
+    """The app.config keys of the support block's message and contacts for replies in
+    `language`: SUPPORT_MESSAGE and SUPPORT_CONTACTS for English, SUPPORT_MESSAGE_ID and
+    SUPPORT_CONTACTS_ID for Indonesian (id), and so on."""
+    suffix = "" if language == SOURCE_LANGUAGE else f"_{language.upper()}"
+    return f"SUPPORT_MESSAGE{suffix}", f"SUPPORT_CONTACTS{suffix}"
 
 
 def _contacts(text: str) -> list[dict[str, str]]:
@@ -200,13 +209,39 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         "SUPPORT_MESSAGE",
         texts.SUPPORT_MESSAGE,
         str,
-        "Text of the support block shown with a Depression result or suicidal thoughts.",
+        "Text of the support block shown with a Depression result or suicidal thoughts (in "
+        "replies in English).",
     ),
     _service(
         "SUPPORT_CONTACTS",
         [dict(contact) for contact in texts.SUPPORT_CONTACTS],
         _contacts,
-        'Support contacts as JSON: [{"name": "...", "phone": "..."}, ...].',
+        'Support contacts as JSON: [{"name": "...", "phone": "..."}, ...] (in replies in English).',
+    ),
+    *(
+        setting
+        for language in LANGUAGES
+        if language != SOURCE_LANGUAGE
+        for setting in (
+            _service(
+                support_keys(language)[0],
+                "",
+                str,
+                f"The support block's message in replies in {LANGUAGE_NAMES[language]}. "
+                f"Empty: SOULSYNC_SUPPORT_MESSAGE in {LANGUAGE_NAMES[language]} as the message "
+                "catalog says it (its default is translated there; a message of your own is "
+                "not: set this too).",
+            ),
+            _service(
+                support_keys(language)[1],
+                [],
+                _contacts,
+                f"The support contacts in replies in {LANGUAGE_NAMES[language]}, as JSON like "
+                "SOULSYNC_SUPPORT_CONTACTS. Empty: SOULSYNC_SUPPORT_CONTACTS, each name as the "
+                f"message catalog says it in {LANGUAGE_NAMES[language]}.",
+                shown="",
+            ),
+        )
     ),
 )
 

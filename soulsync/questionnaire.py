@@ -4,7 +4,8 @@ Everything that needs to know a question's key, its allowed codes or their label
 data loader, the model's input encoding, the API schemas, the docs and the tests) reads it from
 here. The codes are the wire format of ../shared/contract.md (an alphabetical label encoding of
 the survey's answers) and must never change; the model's internal representation is its own
-business.
+business. Texts and labels are written in English, the survey's language, as Messages: the
+message catalogs (soulsync/translations) say them in the other languages.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
 
-Language = Literal["en", "id"]
-LANGUAGES: tuple[Language, ...] = ("en", "id")
+from soulsync.translations import LANGUAGES, Message, catalog
 
 
 class Kind(StrEnum):
@@ -29,14 +28,14 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Option:
-    """One allowed answer: its wire code and its label in each language."""
+    """One allowed answer: its wire code and its English label (the survey's value)."""
 
     code: int
     en: str
-    id: str
 
-    def label(self, lang: Language = "en") -> str:
-        return self.en if lang == "en" else self.id
+    def label(self, language: str = "en") -> str:
+        """The label in one of LANGUAGES."""
+        return catalog(language).gettext(self.en)
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ class Question:
 
     key: str
     text_en: str
-    text_id: str
     kind: Kind
     options: tuple[Option, ...]
     # Survey column per data set; None where the answer is not a column (WorkOrStudent says
@@ -67,14 +65,16 @@ class Question:
 
     @cached_property
     def _labels(self) -> dict[str, int]:
+        """Every option's label in every language, lowercase, to its code."""
         return {
-            label.lower(): option.code
+            option.label(language).lower(): option.code
             for option in self.options
-            for label in (option.en, option.id)
+            for language in LANGUAGES
         }
 
-    def text(self, lang: Language = "en") -> str:
-        return self.text_en if lang == "en" else self.text_id
+    def text(self, language: str = "en") -> str:
+        """The question's text in one of LANGUAGES."""
+        return catalog(language).gettext(self.text_en)
 
     def option(self, code: int) -> Option:
         for option in self.options:
@@ -83,7 +83,7 @@ class Question:
         raise KeyError(f"{self.key} has no code {code}")
 
     def code_for_label(self, label: str) -> int | None:
-        """The code whose label (English or Indonesian, any case, spaces around) is `label`.
+        """The code whose label (in any of LANGUAGES, any case, spaces around) is `label`.
 
         Labels are ASCII, so only ASCII text can match: no Unicode case folding or look-alike
         letter (a long s in "student", a Kelvin sign for K) turns into a label.
@@ -123,39 +123,37 @@ _INTEGRAL_TEXT = re.compile(r"[ \t\r\n]*([0-9]{1,6})(?:\.0*)?[ \t\r\n]*", re.ASC
 
 
 def _scale(low: int, high: int) -> tuple[Option, ...]:
-    return tuple(Option(code, str(code), str(code)) for code in range(low, high + 1))
+    return tuple(Option(code, str(code)) for code in range(low, high + 1))
 
 
-_NO_YES = (Option(0, "No", "Tidak"), Option(1, "Yes", "Ya"))
+_NO_YES = (Option(0, Message("No")), Option(1, Message("Yes")))
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
         key="Gender",
-        text_en="Gender",
-        text_id="Jenis kelamin",
+        text_en=Message("Gender"),
         kind=Kind.CATEGORICAL,
-        options=(Option(0, "Female", "Perempuan"), Option(1, "Male", "Laki-laki")),
+        options=(Option(0, Message("Female")), Option(1, Message("Male"))),
         professional_column="Gender",
         student_column="Gender",
     ),
     Question(
         key="WorkOrStudent",
-        text_en="Are you a working professional or a student?",
-        text_id="Apakah Anda pekerja profesional atau pelajar/mahasiswa?",
+        text_en=Message("Are you a working professional or a student?"),
         kind=Kind.CATEGORICAL,
         options=(
-            Option(0, "Student", "Pelajar/Mahasiswa"),
-            Option(1, "Working Professional", "Pekerja Profesional"),
+            Option(0, Message("Student")),
+            Option(1, Message("Working Professional")),
         ),
         professional_column=None,
         student_column=None,
     ),
     Question(
         key="Pressure",
-        text_en="Academic pressure (students) or work pressure (professionals), "
-        "from 1 (very low) to 5 (very high)",
-        text_id="Tekanan akademik (pelajar) atau tekanan kerja (pekerja), "
-        "dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        text_en=Message(
+            "Academic pressure (students) or work pressure (professionals), "
+            "from 1 (very low) to 5 (very high)"
+        ),
         kind=Kind.SCALE,
         options=_scale(1, 5),
         professional_column="Work Pressure",
@@ -163,10 +161,10 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="Satisfaction",
-        text_en="Study satisfaction (students) or job satisfaction (professionals), "
-        "from 1 (very low) to 5 (very high)",
-        text_id="Kepuasan belajar (pelajar) atau kepuasan kerja (pekerja), "
-        "dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        text_en=Message(
+            "Study satisfaction (students) or job satisfaction (professionals), "
+            "from 1 (very low) to 5 (very high)"
+        ),
         kind=Kind.SCALE,
         options=_scale(1, 5),
         professional_column="Job Satisfaction",
@@ -174,36 +172,33 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="SleepDr",
-        text_en="How long do you usually sleep?",
-        text_id="Berapa lama Anda biasanya tidur?",
+        text_en=Message("How long do you usually sleep?"),
         kind=Kind.CATEGORICAL,
         # Alphabetical codes, not in order of hours: 2 is the shortest sleep, 3 the longest.
         options=(
-            Option(0, "5-6 hours", "5-6 jam"),
-            Option(1, "7-8 hours", "7-8 jam"),
-            Option(2, "Less than 5 hours", "Kurang dari 5 jam"),
-            Option(3, "More than 8 hours", "Lebih dari 8 jam"),
+            Option(0, Message("5-6 hours")),
+            Option(1, Message("7-8 hours")),
+            Option(2, Message("Less than 5 hours")),
+            Option(3, Message("More than 8 hours")),
         ),
         professional_column="Sleep Duration",
         student_column="Sleep Duration",
     ),
     Question(
         key="DietHabits",
-        text_en="How would you describe your dietary habits?",
-        text_id="Bagaimana pola makan Anda?",
+        text_en=Message("How would you describe your dietary habits?"),
         kind=Kind.CATEGORICAL,
         options=(
-            Option(0, "Healthy", "Sehat"),
-            Option(1, "Moderate", "Sedang"),
-            Option(2, "Unhealthy", "Tidak sehat"),
+            Option(0, Message("Healthy")),
+            Option(1, Message("Moderate")),
+            Option(2, Message("Unhealthy")),
         ),
         professional_column="Dietary Habits",
         student_column="Dietary Habits",
     ),
     Question(
         key="SuicidalTh",
-        text_en="Have you ever had suicidal thoughts?",
-        text_id="Apakah Anda pernah memiliki pikiran untuk bunuh diri?",
+        text_en=Message("Have you ever had suicidal thoughts?"),
         kind=Kind.CATEGORICAL,
         options=_NO_YES,
         professional_column="Have you ever had suicidal thoughts ?",
@@ -211,8 +206,9 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="WSHours",
-        text_en="Study hours (students) or work hours (professionals) per day, from 0 to 12",
-        text_id="Jam belajar (pelajar) atau jam kerja (pekerja) per hari, dari 0 sampai 12",
+        text_en=Message(
+            "Study hours (students) or work hours (professionals) per day, from 0 to 12"
+        ),
         kind=Kind.SCALE,
         options=_scale(0, 12),
         professional_column="Work Hours",
@@ -220,8 +216,7 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="FinancialStress",
-        text_en="Financial stress, from 1 (very low) to 5 (very high)",
-        text_id="Tekanan finansial, dari 1 (sangat rendah) sampai 5 (sangat tinggi)",
+        text_en=Message("Financial stress, from 1 (very low) to 5 (very high)"),
         kind=Kind.SCALE,
         options=_scale(1, 5),
         professional_column="Financial Stress",
@@ -229,8 +224,7 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="FamHistory",
-        text_en="Is there a history of mental illness in your family?",
-        text_id="Apakah ada riwayat gangguan jiwa dalam keluarga Anda?",
+        text_en=Message("Is there a history of mental illness in your family?"),
         kind=Kind.CATEGORICAL,
         options=_NO_YES,
         professional_column="Family History of Mental Illness",

@@ -45,10 +45,14 @@ def test_sleep_codes_are_alphabetical_not_by_hours() -> None:
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
-def test_every_option_has_both_languages(question) -> None:
-    assert question.text("en") and question.text("id")
+def test_every_text_and_label_is_said_in_indonesian(question) -> None:
+    """The catalog translates each text and label (a scale's numbers stay numbers)."""
+    assert question.text("id") != question.text("en")
     for option in question.options:
-        assert option.label("en") and option.label("id")
+        if question.kind is Kind.CATEGORICAL:
+            assert option.label("id") != option.label("en") == option.en
+        else:
+            assert option.label("id") == option.label("en") == str(option.code)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +62,7 @@ def test_every_option_has_both_languages(question) -> None:
         ("SleepDr", " 7-8 HOURS ", 1),
         ("DietHabits", "Tidak sehat", 2),
         ("SuicidalTh", "ya", 1),
+        ("WorkOrStudent", "pelajar/mahasiswa", 0),
         ("Gender", "unknown", None),
     ],
 )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from soulsync import texts
-from soulsync.api import docs, errors, headers, health, meta, monitoring, prediction
+from soulsync.api import docs, errors, headers, health, language, meta, monitoring, prediction
 from soulsync.api.state import EXTENSION, ApiState
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LiveCounts
@@ -19,21 +18,13 @@ def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
     """The documented API (flask-smorest), the docs pages, CORS and response headers."""
     docs.configure(app)
     api = errors.ServiceApi(app)
+    language.document(api.spec)
     for module in (meta, prediction, monitoring, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
-    support = {
-        "message": app.config["SUPPORT_MESSAGE"],
-        "contacts": app.config["SUPPORT_CONTACTS"],
-        "notice": texts.NOTICE,
-    }
-    app.extensions[EXTENSION] = ApiState(
-        api=api,
-        screener=screener,
-        live=live,
-        support=prediction.SupportSchema().dump(support),
-    )
-    with app.app_context():
+    app.extensions[EXTENSION] = ApiState(api=api, screener=screener, live=live)
+    speeches = language.init_app(app, prediction.SupportSchema().dump)
+    with language.speaking_as(speeches.unasked):  # the replies of a client that asks for none
         prediction.document_examples(api.spec, screener)
     headers.init_app(app)
 

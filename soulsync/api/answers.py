@@ -16,6 +16,7 @@ from soulsync import texts
 from soulsync.api.parsing import BodyLimits
 from soulsync.config import DEFAULTS
 from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
+from soulsync.translations import LANGUAGES
 
 #: How many bad questionnaires of a batch a 422 names; the rest are counted, not listed.
 REPORTED_BAD_ITEMS = 10
@@ -30,10 +31,13 @@ BATCH_BYTES_PER_QUESTIONNAIRE = 1024
 
 
 class BaseSchema(Schema):
-    """Clients of the old service may send keys beyond the ten, which it ignored: so do we."""
+    """Clients of the old service may send keys beyond the ten, which it ignored: so do we.
+    Its messages are the service's own (texts), so that a reply can say them in any language."""
 
     class Meta:
         unknown = EXCLUDE
+
+    error_messages = {"type": texts.NOT_AN_OBJECT, "unknown": texts.UNKNOWN_FIELD}  # noqa: RUF012
 
     @classmethod
     def body_limits(cls, config: Mapping[str, Any]) -> BodyLimits:
@@ -56,7 +60,7 @@ def shown(value: Any) -> str:
 
 class Answer(fields.Field):
     """One answer: its integer code; an integral number written as 2.0 or "2"; or, for a
-    categorical question, the option's label (English or Indonesian, any case)."""
+    categorical question, the option's label (in any language the service speaks, any case)."""
 
     def __init__(self, question: Question) -> None:
         self.question = question
@@ -73,9 +77,12 @@ class Answer(fields.Field):
             "enum": [str(code) for code in question.codes],
         }
         if question.kind is Kind.CATEGORICAL:
-            labels = ", ".join(f"{o.code} = {o.en!r} / {o.id!r}" for o in question.options)
+            labels = ", ".join(
+                f"{o.code} = " + " / ".join(repr(o.label(language)) for language in LANGUAGES)
+                for o in question.options
+            )
             text["description"] = "the code as text, or the option's label (any case)"
-            text["enum"] += [label for o in question.options for label in (o.en, o.id)]
+            text["enum"] += [o.label(language) for o in question.options for language in LANGUAGES]
             description = f"{question.text_en}. Codes: {labels}."
         else:
             description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."
@@ -111,6 +118,15 @@ QuestionnaireSchema = BaseSchema.from_dict(
 )
 
 
+#: The messages of the fields of a batch's body that are not answers.
+FIELD_MESSAGES = {
+    "required": texts.FIELD_MISSING,
+    "null": texts.FIELD_NULL,
+    "invalid": texts.NOT_A_LIST,
+    "type": texts.NOT_AN_OBJECT,
+}
+
+
 class QuestionnaireList(fields.List):
     """A batch's questionnaires. The batch limit is checked before any item is read, and
     checking stops at the REPORTED_BAD_ITEMS-th bad one, so that a body buys neither more work
@@ -138,8 +154,9 @@ class QuestionnaireList(fields.List):
 
 class BatchRequestSchema(BaseSchema):
     questionnaires = QuestionnaireList(
-        fields.Nested(QuestionnaireSchema),
+        fields.Nested(QuestionnaireSchema, error_messages=FIELD_MESSAGES),
         required=True,
+        error_messages=FIELD_MESSAGES,
         metadata={
             "description": f"From 1 to the batch limit ({DEFAULTS['BATCH_LIMIT']:,} unless "
             "SOULSYNC_BATCH_LIMIT says otherwise) questionnaires. A bad one is reported under "

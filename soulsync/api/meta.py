@@ -9,21 +9,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from soulsync import __version__, texts
-from soulsync.api.answers import BaseSchema
+from soulsync.api import language
 from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
 from soulsync.inference.card import ModelCardSchema
-from soulsync.questionnaire import LANGUAGES, QUESTIONS, Kind
+from soulsync.questionnaire import QUESTIONS, Kind
 
 blp = Blueprint("meta", __name__, description="The service, its questionnaire and its model.")
-
-
-class LanguageArgsSchema(BaseSchema):
-    lang = fields.String(
-        load_default="en",
-        validate=validate.OneOf(LANGUAGES),
-        metadata={"description": "Language of texts and labels: en (default) or id."},
-    )
 
 
 class OptionSchema(Schema):
@@ -54,6 +46,8 @@ class WelcomeSchema(Schema):
 
 @blp.route("/")
 class WelcomeView(MethodView):
+    @language.speaking
+    @blp.doc(parameters=language.PARAMETERS)
     @blp.response(200, WelcomeSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:
@@ -61,39 +55,42 @@ class WelcomeView(MethodView):
 
         Says what this service is, its version and where its documentation lives.
         """
+        speech = language.current()
         return {
-            "message": texts.WELCOME,
+            "message": speech.say(texts.WELCOME),
             "version": __version__,
             "model_version": state().screener.version,
             "docs": "/docs",
             "openapi": "/openapi.json",
-            "notice": texts.NOTICE,
+            "notice": speech.say(texts.NOTICE),
         }
 
 
 @blp.route("/questionnaire")
 class QuestionnaireView(MethodView):
-    @blp.arguments(LanguageArgsSchema(), location="query")
+    @language.speaking
+    @blp.doc(parameters=language.PARAMETERS)
     @blp.response(200, QuestionnaireDocSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
-    def get(self, args: dict[str, str]) -> dict[str, Any]:
+    def get(self) -> dict[str, Any]:
         """The ten questions, their codes and labels
 
         The service's own definition of the questionnaire, so that clients render their forms
         from it: each question's key (the JSON key to send), its text, its kind (categorical or
-        scale) and every allowed code with its label. `?lang=id` gives Indonesian texts.
+        scale) and every allowed code with its label. `?lang=id` (or Accept-Language: id) gives
+        Indonesian texts.
         """
-        lang = args["lang"]
+        speech = language.current()
         return {
-            "language": lang,
+            "language": speech.language,
             "questions": [
                 {
                     "key": question.key,
-                    "text": question.text(lang),
+                    "text": speech.say(question.text_en),
                     "kind": question.kind.value,
                     "options": [
-                        {"code": option.code, "label": option.label(lang)}
-                        for option in question.options
+                        {"code": code, "label": label}
+                        for code, label in speech.labels[question.key].items()
                     ],
                 }
                 for question in QUESTIONS

@@ -99,7 +99,8 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         abort(400, message=texts.INVALID_JSON.format(problem=error.__class__.__name__))
     except _Rejected as error:
-        abort(400, message=str(error))
+        (message,) = error.args  # the Message itself, to be said in the reply's language
+        abort(400, message=message)
     except RecursionError:
         abort(400, message=texts.TOO_DEEP)
     except (ValueError, ArithmeticError):  # an integer or an exponent beyond what Python reads

@@ -18,6 +18,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, missing, validate
 
 from soulsync import texts
+from soulsync.api import language
 from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import Blueprint
@@ -26,7 +27,6 @@ from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.screening import Screener, Screening
 from soulsync.observability import log_fields
 from soulsync.questionnaire import (
-    BY_KEY,
     CONTRACT_EXAMPLE,
     NEGATIVE_RESULT,
     POSITIVE_RESULT,
@@ -57,10 +57,11 @@ class Rounded(fields.Float):
 
 
 class OptionLabel(fields.String):
-    """The label of the option whose code the attribute holds (of the factor's question)."""
+    """The label of the option whose code the attribute holds (of the factor's question), in
+    the reply's language."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return BY_KEY[obj.key].option(value).en
+        return language.current().labels[obj.key][value]
 
 
 class Count(fields.Integer):
@@ -71,13 +72,31 @@ class Count(fields.Integer):
 
 
 class Fixed(fields.Constant):
-    """A string every reply carries, the same each time."""
+    """A string every reply carries, the same each time and in every language."""
 
     def __init__(self, text: str, description: str | None = None) -> None:
-        metadata = {"type": "string", "example": text}
+        # The default as the document states it (apispec would otherwise dump it, outside
+        # any request).
+        metadata = {"default": text, "type": "string", "example": text}
         if description:
             metadata["description"] = description
         super().__init__(text, required=True, metadata=metadata)
+
+
+class Said(Fixed):
+    """A sentence every reply carries, in the reply's language."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return language.current().say(self.constant)
+
+
+class RiskLevelText(fields.String):
+    """The risk level in words, in the reply's language; only for a client that asked for a
+    language, so that the old clients' replies stay as they were."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        speech = language.current()
+        return speech.risk_levels[value] if speech.asked else missing
 
 
 class FactorSchema(Schema):
@@ -110,11 +129,12 @@ class SupportSchema(Schema):
 
 
 class SupportWhenDue(fields.Nested):
-    """The app's support block (its settings, dumped by SupportSchema once, when the app is
-    built) where the screening says support is due; no key at all otherwise."""
+    """The app's support block in the reply's language (its settings, dumped by SupportSchema
+    once per language, when the app is built) where the screening says support is due; no key
+    at all otherwise."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return state().support if value else missing
+        return language.current().support if value else missing
 
 
 class PredictionSchema(Schema):
@@ -145,6 +165,16 @@ class PredictionSchema(Schema):
         validate=validate.OneOf([level.value for level in RiskLevel]),
         metadata={"description": RISK_LEVEL_RULE},
     )
+    risk_level_text = RiskLevelText(
+        attribute="risk_level",
+        dump_only=True,
+        metadata={
+            "description": "The risk level in words, in the reply's language (for example "
+            f"{texts.RISK_LEVELS[RiskLevel.MODERATE]!r}). Only in replies to a client that asks "
+            "for a language (Accept-Language or `lang`), so that the replies of the old "
+            "clients stay exactly as they were."
+        },
+    )
     model_version = fields.String(required=True)
     factors = fields.List(
         fields.Nested(FactorSchema),
@@ -159,7 +189,7 @@ class PredictionSchema(Schema):
             "SuicidalTh is 1 (Yes) or the result is Depression."
         },
     )
-    notice = Fixed(texts.NOTICE)
+    notice = Said(texts.NOTICE)
 
 
 class BatchResponseSchema(Schema):
@@ -206,6 +236,8 @@ def client_errors(*statuses: int) -> Callable[[Any], Any]:
 def _screen_one(docstring: str) -> Any:
     """The view of a single-screening path: both paths take and give the same documents."""
 
+    @language.speaking
+    @blp.doc(parameters=language.PARAMETERS)
     @blp.arguments(QuestionnaireSchema(), example=CONTRACT_EXAMPLE)
     @blp.response(200, PredictionSchema, examples={"contract": REPLY_EXAMPLE})
     @blp.alt_response(
@@ -249,6 +281,8 @@ class PredictAliasView(MethodView):
 
 @blp.route("/predict/batch")
 class BatchView(MethodView):
+    @language.speaking
+    @blp.doc(parameters=language.PARAMETERS)
     @blp.arguments(
         BatchRequestSchema(), example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 from flask_smorest import Api
@@ -20,8 +19,6 @@ class ApiState:
     screener: Screener
     #: What the screener has seen, counted (for /metrics and /monitoring).
     live: LiveCounts
-    #: The support block as replies carry it (message, contacts, notice), dumped once.
-    support: dict[str, Any]
 
 
 def state() -> ApiState:

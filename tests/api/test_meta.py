@@ -30,11 +30,13 @@ def test_questionnaire_serves_the_definition(client, lang: str) -> None:
         ]
 
 
-def test_questionnaire_defaults_to_english_and_rejects_unknown_languages(client) -> None:
+def test_questionnaire_defaults_to_english_and_falls_back_to_it(client) -> None:
+    """A language the service does not speak is no error: the reply is English."""
     assert client.get("/questionnaire").get_json()["language"] == "en"
     response = client.get("/questionnaire?lang=fr")
-    assert response.status_code == 422
-    assert "lang" in response.get_json()["errors"]["query"]
+    assert response.status_code == 200
+    assert response.get_json()["language"] == "en"
+    assert response.headers["Content-Language"] == "en"
 
 
 def test_model_card_is_the_shipped_card(client) -> None:

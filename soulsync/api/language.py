@@ -1,0 +1,252 @@
+"""The language of each reply, negotiated the HTTP way, and what the replies say in it.
+
+A client asks with `Accept-Language` (quality values honoured: `id`, `id-ID`, `en-US;q=0.8`
+...) or, when it cannot set headers, with `?lang=` (which comes first). A language the service
+does not speak falls back to English, never to an error; a client that asks for nothing gets
+English, byte for byte the replies of before (no field is added for it). Every reply that says
+something to a person carries `Content-Language` and `Vary: Accept-Language`.
+
+What a reply says in each language (labels, notice, support block, risk levels) is prepared
+once, when the app is built (`Speech`); a request only picks one, the first time it needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from apispec import APISpec
+from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from soulsync import texts
+from soulsync.config import ENV_PREFIX, support_keys
+from soulsync.questionnaire import QUESTIONS
+from soulsync.translations import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    Gettext,
+    catalog,
+    said,
+)
+
+logger = logging.getLogger("soulsync")
+
+#: The query parameter of clients that cannot set Accept-Language.
+QUERY_PARAMETER = "lang"
+#: Language tags that name one of LANGUAGES by another code: Java and Android long wrote
+#: Indonesian as `in` (its code before 1989), and so do the apps built on them.
+ALIASES = {"in": "id"}
+_MATCHES = (*LANGUAGES, *ALIASES)
+#: Where the app keeps its Speeches.
+EXTENSION = "soulsync.language"
+
+
+#: The two ways to ask for a language, as the OpenAPI document names them (components), for
+#: `@blp.doc(parameters=PARAMETERS)` on every operation whose reply speaks to a person.
+PARAMETERS = [QUERY_PARAMETER, "Accept-Language"]
+_ASKING = (
+    "English when neither asks for a language the service speaks. The reply says which in "
+    "Content-Language."
+)
+
+
+def document(spec: APISpec) -> None:
+    """Describe the two ways to ask for a language in the OpenAPI document."""
+    listed = ", ".join(f"{code} ({name})" for code, name in LANGUAGE_NAMES.items())
+    spec.components.parameter(
+        QUERY_PARAMETER,
+        "query",
+        {
+            "description": f"The language of the reply's texts, for clients that cannot set "
+            f"Accept-Language: {listed}; a regional tag such as id-ID names its language. "
+            f"It comes before Accept-Language; {_ASKING}",
+            "schema": {"type": "string"},
+            "example": "id",
+        },
+    )
+    spec.components.parameter(
+        "Accept-Language",
+        "header",
+        {
+            "description": f"The languages the reader prefers, with quality values (RFC 9110), "
+            f"such as `id-ID,id;q=0.9,en;q=0.8`: {listed}; {_ASKING} Without it (and without "
+            "`lang`) the reply is English, exactly as before languages were negotiated.",
+            "schema": {"type": "string"},
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Speech:
+    """What the replies say in one language, prepared when the app is built."""
+
+    language: str
+    #: Whether the client asked for a language (Accept-Language or ?lang=): only then do
+    #: replies carry what the old clients never had (`risk_level_text`).
+    asked: bool
+    translate: Gettext
+    #: Each question's option labels, by key and code.
+    labels: Mapping[str, Mapping[int, str]]
+    #: The support block as replies carry it (message, contacts, notice), dumped once.
+    support: dict[str, Any]
+    risk_levels: Mapping[str, str]
+
+    def say(self, value: Any) -> Any:
+        """`value` (a Message, or a structure holding some) in this language."""
+        return value if self.language == SOURCE_LANGUAGE else said(value, self.translate)
+
+    def name_in(self, response: Response) -> None:
+        """Say in `response`'s headers which language it speaks, and that it was chosen by
+        Accept-Language (for caches). A view's reply has neither header yet, so both are added
+        without a look-up (`response.vary.add` parses and rewrites the header, several times
+        the cost); flask-cors, later, merges its Vary into this one."""
+        response.headers.add("Content-Language", self.language)
+        response.headers.add("Vary", "Accept-Language")
+
+
+@dataclass(frozen=True)
+class Speeches:
+    """Every language's Speech, and the one for clients that ask for none."""
+
+    by_language: Mapping[str, Speech]
+    unasked: Speech
+
+    def for_request(self, environ: Mapping[str, Any]) -> Speech:
+        """The Speech of the reply to the request of this WSGI environ."""
+        header = environ.get("HTTP_ACCEPT_LANGUAGE")
+        query = environ.get("QUERY_STRING")
+        if not header and not query:
+            return self.unasked
+        language = negotiate(header, _query_language(query) if query else None)
+        return self.unasked if language is None else self.by_language[language]
+
+
+def _query_language(query: str) -> str | None:
+    """The (first) value of ?lang= in a query string, if it has one."""
+    if f"{QUERY_PARAMETER}=" not in query:
+        return None
+    return next((value for name, value in parse_qsl(query) if name == QUERY_PARAMETER), None)
+
+
+@functools.lru_cache(maxsize=256)
+def negotiate(header: str | None, query: str | None) -> str | None:
+    """The language of the reply: `?lang=` if it names one the service speaks, else the best of
+    Accept-Language's, else English; None when the client asks for none at all.
+
+    Cached: clients send few distinct headers (a browser, an app build), and parsing one costs
+    several times what the rest of the choice does.
+    """
+    if not header and not query:
+        return None
+    for preferences in (query, header):
+        if preferences:
+            best = parse_accept_header(preferences, LanguageAccept).best_match(_MATCHES)
+            if best is not None:
+                return ALIASES.get(best, best)
+    return SOURCE_LANGUAGE
+
+
+def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, Any]]) -> Speeches:
+    """Each language's Speech, from the catalogs and the support settings of `config`;
+    `dump_support` turns a support block into what replies carry (the reply schema's dump)."""
+    by_language = {}
+    for language in LANGUAGES:
+        translate = catalog(language).gettext
+        labels = {
+            question.key: {option.code: option.label(language) for option in question.options}
+            for question in QUESTIONS
+        }
+        speech = Speech(
+            language=language,
+            asked=True,
+            translate=translate,
+            labels=labels,
+            support=dump_support(support_block(config, language, translate)),
+            risk_levels={level: translate(text) for level, text in texts.RISK_LEVELS.items()},
+        )
+        by_language[language] = speech
+    unasked = by_language[SOURCE_LANGUAGE]
+    return Speeches(by_language, Speech(**{**unasked.__dict__, "asked": False}))
+
+
+def support_block(config: Mapping[str, Any], language: str, translate: Gettext) -> dict:
+    """The support block in `language`: its own settings where set, else the English settings
+    as the catalog says them (a text the catalog does not hold stays as it is)."""
+    message_key, contacts_key = support_keys(language)
+    base_message, base_contacts = support_keys(SOURCE_LANGUAGE)
+    contacts = config[contacts_key] or [
+        {"name": translate(contact["name"]), "phone": contact["phone"]}
+        for contact in config[base_contacts]
+    ]
+    message = config[message_key] or translate(config[base_message])
+    if language != SOURCE_LANGUAGE and message == config[base_message]:
+        logger.warning(
+            "%s%s is not set and the %s catalog does not hold %s%s: replies in %s show the "
+            "support message in English",
+            ENV_PREFIX,
+            message_key,
+            language,
+            ENV_PREFIX,
+            base_message,
+            LANGUAGE_NAMES[language],
+        )
+    return {"message": message, "contacts": contacts, "notice": translate(texts.NOTICE)}
+
+
+#: The Speech of the reply being made, for the fields of the reply schemas (marshmallow's way
+#: to hand a dump its context); set by `speaking` around a view and its dump, and only there.
+_CURRENT: ContextVar[Speech] = ContextVar("soulsync_speech")
+
+
+def current() -> Speech:
+    """The Speech of the reply being made (within a `speaking` view, or `speaking_as`)."""
+    return _CURRENT.get()
+
+
+def for_request() -> Speech:
+    """The Speech of this request's reply, negotiated from its headers and query."""
+    return current_app.extensions[EXTENSION].for_request(request.environ)
+
+
+def speaking(view: Callable[..., Response]) -> Callable[..., Response]:
+    """A view (with its flask-smorest decorators below) whose reply speaks to a person: it and
+    its dump run in the reply's language, which the reply names in Content-Language."""
+
+    @functools.wraps(view)
+    def speaking_view(*args: Any, **kwargs: Any) -> Response:
+        speech = for_request()
+        token = _CURRENT.set(speech)
+        try:
+            response = view(*args, **kwargs)
+        finally:
+            _CURRENT.reset(token)
+        speech.name_in(response)
+        return response
+
+    return speaking_view
+
+
+@contextlib.contextmanager
+def speaking_as(speech: Speech) -> Iterator[None]:
+    """Dump replies in `speech`'s language outside any request (the documented examples)."""
+    token = _CURRENT.set(speech)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def init_app(app: Flask, dump_support: Callable[[dict], dict[str, Any]]) -> Speeches:
+    """Prepare every language's Speech for this app's settings."""
+    speeches = prepare(app.config, dump_support)
+    app.extensions[EXTENSION] = speeches
+    return speeches

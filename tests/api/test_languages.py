@@ -1,0 +1,342 @@
+"""Replies in the language of the person who reads them (issue 21).
+
+The goal: every endpoint, and every error a client can cause, asked in Indonesian, says nothing
+in English but the contract's two strings; asked in nothing, it says what it said before.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+import pytest
+from babel.messages.pofile import read_po
+
+from soulsync import event_loop, texts
+from soulsync.app import create_app
+from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
+from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE
+
+TRANSLATED = [language for language in LANGUAGES if language != SOURCE_LANGUAGE]
+CONTRACT_STRINGS = {"Prediction successful", POSITIVE_RESULT, NEGATIVE_RESULT}
+#: Fields for programs, the same in every language: the HTTP status's name in an error
+#: (`status`, like `code`), a prediction's `status` ("success"), and codes and versions.
+FOR_PROGRAMS = {
+    "status",
+    "result",
+    "risk_level",
+    "key",
+    "kind",
+    "language",
+    "model_version",
+    "version",
+    "docs",
+    "openapi",
+    "phone",
+}
+#: Endpoints for developers and operators, not for the person screened: English only, and
+#: they claim no language (no Content-Language).
+FOR_DEVELOPERS = ["/model", "/monitoring", "/metrics", "/openapi.json", "/docs", "/reference"]
+SUPPORT_DUE = {**CONTRACT_EXAMPLE, "SuicidalTh": 1}
+KEY = "a-key-for-the-test"
+#: Replies with no text for a person (probes): they claim no language.
+SILENT = {"health", "ready"}
+
+
+def _words(text: str) -> set[str]:
+    return {word.lower() for word in re.findall(r"[A-Za-z]{2,}", text)}
+
+
+def english_only_words(language: str) -> set[str]:
+    """Words of the English texts that no text of `language` uses (JSON, API, URL and such are
+    both), and the common English words of the messages of Flask, werkzeug and marshmallow."""
+    with (FOLDER / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as file:
+        catalog = read_po(file)
+    english = set().union(*(_words(m.id) for m in catalog if m.id))
+    translated = set().union(*(_words(m.string) for m in catalog if m.id))
+    common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field", "valid"}
+    return (english - translated) | common
+
+
+ENGLISH_ONLY = {language: english_only_words(language) for language in TRANSLATED}
+
+
+def english_in(reply: Any, language: str, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every text of a reply in `language` that a person may read and that holds English."""
+    if isinstance(reply, dict):
+        for key, value in reply.items():
+            if key not in FOR_PROGRAMS:
+                yield from english_in(value, language, (*path, key))
+    elif isinstance(reply, list):
+        for index, value in enumerate(reply):
+            yield from english_in(value, language, (*path, index))
+    elif isinstance(reply, str):
+        english = reply not in CONTRACT_STRINGS and _words(reply) & ENGLISH_ONLY[language]
+        if english:
+            yield path, reply
+
+
+class SlowBody(io.BytesIO):
+    """A body whose bytes never come (the client went quiet after the head)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        gevent.sleep(5)
+        return b""
+
+    def readinto(self, buffer: Any) -> int:
+        return len(self.read())
+
+
+class BrokenBody(io.BytesIO):
+    """A body the server cannot read (a framing error)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise OSError("malformed chunk")
+
+    def readinto(self, buffer: Any) -> int:
+        return len(self.read())
+
+
+def _json(body: Any) -> dict[str, Any]:
+    return {"data": json.dumps(body), "content_type": "application/json"}
+
+
+def _raw(data: bytes) -> dict[str, Any]:
+    return {"data": data, "content_type": "application/json"}
+
+
+def _chunked(stream: io.BytesIO) -> dict[str, Any]:
+    """A body sent in chunks: without Content-Length (as a WSGI server hands it on)."""
+    return {
+        "input_stream": stream,
+        "content_type": "application/json",
+        "environ_overrides": {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"},
+    }
+
+
+BAD_ANSWERS = {**CONTRACT_EXAMPLE, "Pressure": 9, "Gender": None, "SleepDr": "maybe"}
+del BAD_ANSWERS["FamHistory"]
+#: Every way a client reaches an endpoint or gets an error: (name, method, path, request,
+#: status). The app has API keys only for the 401s, and the metrics port for the 404 there.
+CASES = [
+    ("welcome", "GET", "/", {}, 200),
+    ("questionnaire", "GET", "/questionnaire", {}, 200),
+    ("prediction", "POST", "/prediction/", _json(CONTRACT_EXAMPLE), 200),
+    ("prediction with support", "POST", "/predict", _json(SUPPORT_DUE), 200),
+    ("batch", "POST", "/predict/batch", _json({"questionnaires": [SUPPORT_DUE] * 2}), 200),
+    ("health", "GET", "/health", {}, 200),
+    ("ready", "GET", "/readyz", {}, 200),
+    ("400 empty", "POST", "/predict", _raw(b" "), 400),
+    ("400 not JSON", "POST", "/predict", _raw(b"{"), 400),
+    ("400 repeated key", "POST", "/predict", _raw(b'{"a": 1, "a": 2}'), 400),
+    ("400 NaN", "POST", "/predict", _raw(b'{"Pressure": NaN}'), 400),
+    ("400 too deep", "POST", "/predict/batch", _raw(b"[" * 3000 + b"]" * 3000), 400),
+    ("400 too many objects", "POST", "/predict", _raw(b"[{}]" * 9), 400),
+    ("400 unreadable value", "POST", "/predict/batch", _raw(b"[" + b"9" * 5000 + b"]"), 400),
+    ("400 unreadable body", "POST", "/predict", _chunked(BrokenBody()), 400),
+    ("404", "GET", "/nowhere", {}, 404),
+    ("405", "DELETE", "/predict", {}, 405),
+    ("411", "POST", "/predict/batch", _chunked(io.BytesIO(b" " * 20_000)), 411),
+    ("413", "POST", "/predict", _raw(b" " * 5000), 413),
+    ("415", "POST", "/predict", {"data": "{}", "content_type": "text/plain"}, 415),
+    ("422 answers", "POST", "/prediction/", _json(BAD_ANSWERS), 422),
+    ("422 not an object", "POST", "/predict", _json([CONTRACT_EXAMPLE]), 422),
+    ("422 batch missing", "POST", "/predict/batch", _json({}), 422),
+    ("422 batch null", "POST", "/predict/batch", _json({"questionnaires": None}), 422),
+    ("422 batch not a list", "POST", "/predict/batch", _json({"questionnaires": 1}), 422),
+    ("422 batch empty", "POST", "/predict/batch", _json({"questionnaires": []}), 422),
+    (
+        "422 batch items",
+        "POST",
+        "/predict/batch",
+        _json({"questionnaires": [None, 3, BAD_ANSWERS, *[{}] * 12]}),
+        422,
+    ),
+]
+KEYED_CASES = [
+    ("401 no key", "GET", "/", {}, 401),
+    ("401 wrong key", "GET", "/questionnaire", {"headers": {"X-API-Key": "wrong"}}, 401),
+    ("404 metrics", "GET", "/metrics", {"headers": {"X-API-Key": KEY}}, 404),
+]
+
+
+@pytest.fixture(scope="module")
+def clients() -> dict[str, Any]:
+    keyed = create_app({"TESTING": True, "API_KEYS": [KEY], "METRICS_PORT": 9999})
+    timed = create_app({"TESTING": True})
+    # gunicorn's gevent worker wraps the app in the deadline; here with a short one.
+    timed.wsgi_app = event_loop.RequestDeadline(timed.wsgi_app, 0.05)
+    return {
+        "open": create_app({"TESTING": True}).test_client(),
+        "keyed": keyed.test_client(),
+        "timed": timed.test_client(),
+    }
+
+
+ALL_CASES = [
+    *[("open", *case) for case in CASES],
+    *[("keyed", *case) for case in KEYED_CASES],
+    ("timed", "408", "POST", "/predict", _chunked(SlowBody()), 408),
+]
+
+
+def _ask(clients: dict, which: str, method: str, path: str, request: dict, asking: dict) -> Any:
+    request = dict(request)
+    if "input_stream" in request:  # a stream is read once: each request gets its own
+        stream = request["input_stream"]
+        request["input_stream"] = type(stream)(stream.getvalue())
+    headers = {**request.pop("headers", {}), **asking.get("headers", {})}
+    path += asking.get("query", "")
+    return clients[which].open(path, method=method, headers=headers, **request)
+
+
+def asking(language: str, how: str) -> dict[str, Any]:
+    if how == "lang":
+        return {"query": f"?lang={language}"}
+    return {"headers": {"Accept-Language": f"{language};q=0.9,en;q=0.8"}}
+
+
+@pytest.mark.parametrize("how", ["Accept-Language", "lang"])
+@pytest.mark.parametrize("language", TRANSLATED)
+@pytest.mark.parametrize(
+    ("which", "name", "method", "path", "request_", "status"), ALL_CASES, ids=lambda v: v
+)
+def test_replies_in_another_language_say_nothing_in_english(
+    clients, language, how, which, name, method, path, request_, status
+) -> None:
+    """The goal of issue 21: asked in Indonesian (or any language of the catalogs), a reply
+    holds no English sentence apart from the contract's two strings, whatever the endpoint or
+    the error."""
+    response = _ask(clients, which, method, path, request_, asking(language, how))
+    assert response.status_code == status, response.get_data(as_text=True)
+    reply = response.get_json()
+    assert list(english_in(reply, language)) == []
+    english = _ask(clients, which, method, path, request_, {})
+    assert english.status_code == status
+    if name in SILENT:
+        assert "Content-Language" not in response.headers
+        return
+    assert response.headers["Content-Language"] == language
+    assert "Accept-Language" in response.vary
+    assert english.headers["Content-Language"] == "en"
+    if status >= 400:  # the errors' shape, keys and codes are the same in every language
+        assert set(reply) == set(english.get_json()) >= {"code", "status", "message"}
+        assert reply["code"] == status and reply["message"] != english.get_json()["message"]
+
+
+def test_the_english_word_check_finds_english() -> None:
+    """The check above can fail: an untranslated message, marshmallow's or ours, is found."""
+    found = list(english_in({"message": texts.NOT_FOUND}, "id"))
+    assert found == [(("message",), texts.NOT_FOUND)]
+    assert list(english_in({"errors": {"json": {"x": ["Not a valid integer."]}}}, "id"))
+    assert list(english_in({"message": "URL yang diminta tidak ditemukan di server."}, "id")) == []
+
+
+@pytest.mark.parametrize("path", FOR_DEVELOPERS)
+def test_developer_pages_claim_no_language(client, path: str) -> None:
+    response = client.get(path, headers={"Accept-Language": "id"})
+    assert response.status_code == 200
+    assert "Content-Language" not in response.headers
+
+
+def test_a_person_with_suicidal_thoughts_gets_the_indonesian_support_block(client) -> None:
+    reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    support = reply.get_json()["support"]
+    assert support["message"].startswith("Anda tidak harus menghadapi ini sendirian.")
+    assert [c["phone"] for c in support["contacts"]] == ["112", "119 ext. 8"]
+    assert support["contacts"][1]["name"].startswith("SEJIWA, layanan")
+    assert support["notice"].startswith("Ini adalah hasil skrining, bukan diagnosis.")
+    body = reply.get_json()
+    assert body["message"] == "Prediction successful" and body["result"] in CONTRACT_STRINGS
+    assert body["risk_level_text"].startswith("Risiko")
+
+
+def test_the_old_backends_call_gets_the_same_bytes(app, client) -> None:
+    """No Accept-Language, no ?lang=: the reply is English, the same document as before the
+    service spoke other languages (no risk_level_text), whichever language the catalog has."""
+    unasked = client.post("/predict", json=SUPPORT_DUE)
+    english = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "en"})
+    assert "risk_level_text" not in unasked.get_json()
+    assert {
+        **unasked.get_json(),
+        "risk_level_text": "High risk",
+    }.keys() == english.get_json().keys()
+    assert unasked.get_json().items() <= english.get_json().items()
+    assert unasked.get_json()["support"]["contacts"][0]["name"] == "Emergency services (Indonesia)"
+    assert unasked.headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("id", "id"),
+        ("id-ID", "id"),
+        ("in-ID", "id"),  # Android's old code for Indonesian
+        ("en-US,en;q=0.9,id;q=0.8", "en"),
+        ("id;q=0.5,en;q=0.9", "en"),
+        ("fr-FR,id;q=0.3", "id"),
+        ("fr", "en"),  # a language the service does not speak: English, never an error
+        ("*", "en"),
+        ("id;q=0", "en"),
+        ("not a language tag;;q=x", "en"),
+    ],
+)
+def test_accept_language_is_negotiated_with_its_quality_values(client, header, language) -> None:
+    response = client.get("/questionnaire", headers={"Accept-Language": header})
+    assert response.status_code == 200
+    assert response.get_json()["language"] == response.headers["Content-Language"] == language
+
+
+def test_lang_comes_before_the_header_and_falls_back_to_it(client) -> None:
+    both = {"headers": {"Accept-Language": "en"}}
+    assert client.get("/?lang=id", **both).headers["Content-Language"] == "id"
+    assert client.get("/?lang=fr", **both).headers["Content-Language"] == "en"
+    fallback = client.get("/?lang=fr", headers={"Accept-Language": "id"})
+    assert fallback.headers["Content-Language"] == "id"
+
+
+def test_support_texts_are_set_per_language() -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SUPPORT_MESSAGE_ID": "Hubungi kami.",
+            "SUPPORT_CONTACTS_ID": [{"name": "Layanan kampus", "phone": "123"}],
+        }
+    )
+    client = app.test_client()
+    indonesian = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    english = client.post("/predict", json=SUPPORT_DUE)
+    assert indonesian.get_json()["support"]["message"] == "Hubungi kami."
+    assert indonesian.get_json()["support"]["contacts"] == [
+        {"name": "Layanan kampus", "phone": "123"}
+    ]
+    assert english.get_json()["support"]["message"] == texts.SUPPORT_MESSAGE
+
+
+def test_english_support_settings_reach_other_languages_unless_they_have_their_own() -> None:
+    """Contacts of one's own in English are used in Indonesian too (a name the catalog does not
+    hold stays as written), so that no reply names the default's numbers instead."""
+    contacts = [{"name": "Campus line", "phone": "555"}]
+    client = create_app({"TESTING": True, "SUPPORT_CONTACTS": contacts}).test_client()
+    reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    assert reply.get_json()["support"]["contacts"] == contacts
+
+
+@pytest.mark.parametrize("label", ["Laki-laki", "laki-laki", " Male "])
+def test_answers_are_accepted_as_labels_in_every_language(client, label: str) -> None:
+    reply = client.post("/predict", json={**CONTRACT_EXAMPLE, "Gender": label})
+    assert reply.status_code == 200
+
+
+def test_a_support_message_no_catalog_holds_is_named_at_start_up(caplog) -> None:
+    """A message of one's own in English, and none for Indonesian: the log says so once, at
+    start-up (the reply shows the English rather than nothing)."""
+    with caplog.at_level("WARNING", logger="soulsync"):
+        app = create_app({"TESTING": True, "SUPPORT_MESSAGE": "Call the campus line."})
+    assert any("SOULSYNC_SUPPORT_MESSAGE_ID is not set" in r.getMessage() for r in caplog.records)
+    reply = app.test_client().post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    assert reply.get_json()["support"]["message"] == "Call the campus line."
