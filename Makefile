@@ -17,7 +17,7 @@ PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test quick lint format lock train check-model openapi settings bench \
+.PHONY: help serve develop test quick lint format lock train check-model openapi settings bench \
         container-test deploy trigger clean
 
 help:  ## list the targets
@@ -47,6 +47,8 @@ $(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
 
 serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=...): Swagger UI at /docs
 	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+develop: $(DEVELOP)  ## install the development set from its lock: training, `soulsync monitor` and `recalibrate`, the test tools
 
 test: lint  ## lint, then the whole test suite (what CI and Cloud Build run)
 	$(BIN)/pytest

@@ -19,8 +19,8 @@ MODULES = sorted(
     for path in (ROOT / "soulsync").rglob("*.py")
 )
 #: Function-level imports allowed, each of an optional extra's stack (TensorFlow for `train`,
-#: matplotlib and scikit-learn for `monitor`), with its reason written beside it:
-#: (file, function, module imported).
+#: matplotlib and scikit-learn for `monitor`, which `recalibrate` needs too), with its reason
+#: written beside it: (file, function, module imported).
 LAZY_IMPORTS = {
     ("soulsync/cli.py", "_train", "soulsync.training.data"),
     ("soulsync/cli.py", "_train", "soulsync.training.pipeline"),
@@ -29,6 +29,9 @@ LAZY_IMPORTS = {
     ("soulsync/cli.py", "_monitor", "soulsync.monitor"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor.exports"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor.report"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.monitor.exports"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration.report"),
     ("soulsync/inference/backends.py", "__init__", "keras"),
 }
 
@@ -105,13 +108,22 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
     ("folder", "forbidden"),
     [
         ("soulsync/api", ("soulsync.training", "tensorflow", "keras", "soulsync.app")),
-        ("soulsync/inference", ("flask", "flask_smorest", "soulsync.api", "soulsync.app")),
+        (
+            "soulsync/inference",
+            ("flask", "flask_smorest", "soulsync.api", "soulsync.app", "sklearn", "matplotlib"),
+        ),
+        ("soulsync/monitor", ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app")),
+        (
+            "soulsync/recalibration",
+            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app"),
+        ),
         ("soulsync/questionnaire.py", ("soulsync",)),
     ],
 )
 def test_the_layers_hold(folder: str, forbidden: tuple[str, ...]) -> None:
-    """HTTP knows no TensorFlow and no factory; the domain knows no HTTP; the questionnaire
-    is the ground floor."""
+    """HTTP knows no TensorFlow and no factory; the domain knows no HTTP and none of the
+    monitor extra (the serving install lacks it); the offline tools know no TensorFlow and no
+    HTTP; the questionnaire is the ground floor."""
     for path, names in _imports_of(folder).items():
         broken = {n for n in names if n.split(".")[0] in forbidden or n.startswith(forbidden)}
         assert broken == set(), path
