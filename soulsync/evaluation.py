@@ -48,6 +48,11 @@ CALIBRATION_MINIMUM = 20
 #: (an L2 penalty): nothing for a few dozen rows, but it keeps the fit finite when the rows are
 #: perfectly separated.
 FIT_PENALTY = 1e-3
+#: Up to this many rows, each bootstrap resample's calibration line is fitted to convergence;
+#: beyond it, it is one Newton step from the line of all rows (the one-step bootstrap): its
+#: error shrinks with the rows faster than the interval's width does, and it costs a few
+#: weighted sums instead of a fit per resample (docs/monitoring.md times 100,000 rows).
+EXACT_BOOTSTRAP_ROWS = 5000
 #: Bootstrap resamples are weighted in blocks of at most this many cells (resamples x rows), so
 #: that 100,000 rows need no more than a few tens of MB at a time.
 BLOCK_CELLS = 2_000_000
@@ -55,12 +60,14 @@ BLOCK_CELLS = 2_000_000
 
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """The highest threshold reaching TARGET_RECALL on these rows."""
-    positives = np.sort(probabilities[labels == 1])[::-1]
+    positives = probabilities[labels == 1]
     if len(positives) == 0:
         raise ValueError("no positive rows to choose a threshold on")
     needed = int(np.ceil(TARGET_RECALL * len(positives)))
-    # Predicting positive at p >= t finds every positive scored at least t.
-    return float(positives[needed - 1])
+    # Predicting positive at p >= t finds every positive scored at least t: t is the
+    # needed-th highest positive (a partial sort finds it).
+    rank = len(positives) - needed
+    return float(np.partition(positives, rank)[rank])
 
 
 def threshold_interval(
@@ -108,31 +115,43 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray) ->
     )
 
 
+def _logistic_terms(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid(eta) and log(1 + exp(eta)), from one exponential, without overflow."""
+    small = np.exp(-np.abs(eta))
+    probability = np.where(eta >= 0, 1.0, small) / (1.0 + small)
+    return probability, np.maximum(eta, 0.0) + np.log1p(small)
+
+
 def logistic_fit(
-    x: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+    x: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray | None = None,
+    start: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood intercept and slope of `labels ~ sigmoid(intercept + slope * x)`,
     once for each row of `weights` (resamples x rows: how often each row counts) at once;
     without weights, one fit of every row (arrays of one).
 
-    Newton's method from the identity map (a calibrated model converges in a step or two),
-    each step halved until the likelihood does not fall. Written here rather than taken from
-    scikit-learn because a thousand bootstrap fits must run as a few array operations, not a
-    thousand estimator calls.
+    Newton's method from `start` (the identity map by default, where a calibrated model
+    converges in a step or two; a bootstrap starts from the fit of all rows), each step halved
+    until the likelihood does not fall. Written here rather than taken from scikit-learn
+    because a thousand bootstrap fits must run as a few array operations, not a thousand
+    estimator calls.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     w = np.ones((1, len(x))) if weights is None else np.asarray(weights, dtype=np.float64)
-    intercept, slope = np.zeros(len(w)), np.ones(len(w))
+    intercept, slope = np.full(len(w), float(start[0])), np.full(len(w), float(start[1]))
 
-    def objective(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def evaluate(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The penalised log-likelihood of each fit, and the probabilities it gives."""
         eta = a[:, None] + b[:, None] * x
-        fit = (w * (y * eta - np.logaddexp(0.0, eta))).sum(axis=1)
-        return fit - FIT_PENALTY / 2 * (a * a + (b - 1.0) ** 2)
+        p, softplus = _logistic_terms(eta)
+        fit = (w * (y * eta - softplus)).sum(axis=1)
+        return fit - FIT_PENALTY / 2 * (a * a + (b - 1.0) ** 2), p
 
-    current = objective(intercept, slope)
+    current, p = evaluate(intercept, slope)
     for _ in range(100):
-        p = sigmoid(intercept[:, None] + slope[:, None] * x)
         residual = w * (y - p)
         curvature = w * p * (1.0 - p)
         g0 = residual.sum(axis=1) - FIT_PENALTY * intercept
@@ -145,13 +164,12 @@ def logistic_fit(
         step1 = (h00 * g1 - h01 * g0) / determinant
         size = np.ones(len(w))
         for _ in range(60):
-            trial = objective(intercept + size * step0, slope + size * step1)
+            trial, p = evaluate(intercept + size * step0, slope + size * step1)
             worse = trial < current - 1e-12 * np.abs(current)
             if not worse.any():
                 break
             size[worse] /= 2
-        intercept, slope = intercept + size * step0, slope + size * step1
-        current = objective(intercept, slope)
+        intercept, slope, current = intercept + size * step0, slope + size * step1, trial
         if max(np.abs(size * step0).max(), np.abs(size * step1).max()) < 1e-9:
             break
     return intercept, slope
@@ -196,6 +214,25 @@ def scores(labels: np.ndarray, probabilities: np.ndarray) -> Scores:
     )
 
 
+def _one_newton_step(
+    x: np.ndarray, labels: np.ndarray, weights: np.ndarray, start: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each weighted fit approximated by one Newton step from `start` (the fit of all rows):
+    the probabilities are those of `start` for every resample, so the step needs only
+    weighted sums."""
+    p = sigmoid(start[0] + start[1] * x)
+    residual, curvature = labels - p, p * (1.0 - p)
+    sums = weights @ np.stack(
+        [residual, residual * x, curvature, curvature * x, curvature * x * x], axis=1
+    )
+    g0, g1, h00, h01, h11 = sums.T
+    determinant = h00 * h11 - h01 * h01
+    return (
+        start[0] + (h11 * g0 - h01 * g1) / determinant,
+        start[1] + (h00 * g1 - h01 * g0) / determinant,
+    )
+
+
 def resample_weights(rows: int, seed: int) -> Iterator[np.ndarray]:
     """BOOTSTRAP_RESAMPLES bootstrap resamples of `rows` rows, in blocks: each block is
     (resamples, rows), how many times each row was drawn."""
@@ -204,8 +241,8 @@ def resample_weights(rows: int, seed: int) -> Iterator[np.ndarray]:
     done = 0
     while done < BOOTSTRAP_RESAMPLES:
         count = min(per_block, BOOTSTRAP_RESAMPLES - done)
-        drawn = rng.integers(0, rows, (count, rows)) + (np.arange(count) * rows)[:, None]
-        yield np.bincount(drawn.ravel(), minlength=count * rows).reshape(count, rows)
+        drawn = rng.integers(0, rows, (count, rows), dtype=np.int32)
+        yield np.stack([np.bincount(resample, minlength=rows) for resample in drawn])
         done += count
 
 
@@ -250,7 +287,10 @@ def probability_figures(
             # A resample with one class only has no line; it is left out.
             positives = weights @ y
             both = (positives > 0) & (positives < rows)
-            intercept, slope = logistic_fit(x, y, weights[both])
+            if rows <= EXACT_BOOTSTRAP_ROWS:
+                intercept, slope = logistic_fit(x, y, weights[both], start=line)
+            else:
+                intercept, slope = _one_newton_step(x, y, weights[both], line)
             intercepts.append(intercept)
             slopes.append(slope)
     return ProbabilityFigures(
