@@ -13,11 +13,17 @@ import pytest
 
 from soulsync.app import create_app
 from soulsync.inference.backends import LiteBackend, ModelLoadError
-from soulsync.inference.model_folder import CARD_FILE, TFLITE_FILE, ServingCard
+from soulsync.inference.model_folder import (
+    CARD_FILE,
+    SHIPPED_MODEL_DIR,
+    TFLITE_FILE,
+    ServingCard,
+)
 from soulsync.inference.predictor import Predictor
 from soulsync.inference.probability_map import GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import CONTRACT_EXAMPLE, GROUP_KEY, KEYS, PROFESSIONAL, STUDENT
+from soulsync.training.decision import answer_space
 from tests.inference.test_screening import RULES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -147,3 +153,15 @@ def test_the_previous_build_format_2_serves_exactly_as_before() -> None:
         0.068214,
     )
     assert client.get("/model").get_json() == json.loads((V2 / CARD_FILE).read_text())
+
+
+@pytest.mark.parametrize("group", [STUDENT, PROFESSIONAL])
+def test_the_shipped_model_ranks_as_the_previous_build(group: int) -> None:
+    """docs/model.md expects the shipped model's recall and specificity on another population
+    from the previous build's, because both rank every possible questionnaire nearly alike."""
+    space = answer_space(group)
+    ranks = [
+        np.argsort(np.argsort(LiteBackend(folder / TFLITE_FILE).predict(space)))
+        for folder in (V2, SHIPPED_MODEL_DIR)
+    ]
+    assert np.corrcoef(*ranks)[0, 1] > 0.99
