@@ -19,9 +19,9 @@ PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test quick lint format lock train check-model openapi settings translations \
-        bench smoke-expected types alerts monitoring container-test deploy trigger rollback \
-        promote clean
+.PHONY: help serve develop test quick lint format lock train check-model openapi settings \
+        translations bench smoke-expected types alerts monitoring container-test deploy trigger \
+        rollback promote clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -50,6 +50,8 @@ $(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
 
 serve: $(SERVING)  ## run the service under gunicorn on http://localhost:8080 (PORT=..., HOST=0.0.0.0 to share it): Swagger UI at /docs
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+develop: $(DEVELOP)  ## install the development set from its lock: training, `soulsync monitor` and `recalibrate`, the test tools
 
 test: lint  ## lint, then the whole test suite (what CI and Cloud Build run)
 	$(BIN)/pytest

@@ -1,6 +1,10 @@
 """The `soulsync` command: `train` the model and `check-model` (both need the train extra),
-`monitor` drift from exports (the monitor extra), write the `openapi` document, print the
-`settings` as .env.example or as the docs' page."""
+`monitor` drift from exports and `recalibrate` a model to local outcomes (both need the monitor
+extra), write the `openapi` document, print the `settings` as .env.example or as the docs' page.
+
+`monitor` exits 1 only for `shift` (a scheduled job reads it so); every failure of `monitor` or
+`recalibrate`, an extra this install lacks included, exits 2 with one line that says what to do.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,15 @@ from pathlib import Path
 
 from soulsync import api, config
 from soulsync.app import create_app
+from soulsync.inference.backends import ModelLoadError
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
+
+#: The checkout this package runs from, when it is installed from one (`make serve`, `make
+#: develop`: an editable install); in the service image there is no checkout.
+CHECKOUT = Path(__file__).resolve().parent.parent
+DEVELOP_LOCK = Path("requirements") / "develop.txt"
+#: Exit status of `monitor` and `recalibrate` for anything that stops them.
+FAILED = 2
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -48,19 +60,44 @@ def _check_model(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def missing_extra(command: str, error: ModuleNotFoundError) -> str:
+    """What to run to get the extra a subcommand needs, for this install: from the checkout's
+    own lock when there is one."""
+    needs = (
+        f"error: soulsync {command} needs the `monitor` extra (scikit-learn, matplotlib), which "
+        f"this install lacks (no module {error.name!r}). "
+    )
+    if (CHECKOUT / DEVELOP_LOCK).is_file() and (CHECKOUT / "Makefile").is_file():
+        return needs + (
+            f"Install it from this checkout's lock: `make -C {CHECKOUT} develop` (that is "
+            f"`.venv/bin/pip install --require-hashes --no-deps -r {DEVELOP_LOCK}` there, with "
+            "the training and test tools as well)."
+        )
+    return needs + (
+        "This install has no checkout beside it (the service image, say): run it from a "
+        "checkout of the same version, after `make develop` there (docs/monitoring.md)."
+    )
+
+
 def _monitor(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the report needs matplotlib and scikit-learn (the optional
     # `monitor` extra, which the service never loads).
-    from soulsync.monitor import MonitorError, monitor
-    from soulsync.monitor.exports import ExportError
-    from soulsync.monitor.report import write_report
-
+    try:
+        from soulsync.monitor import MonitorError, monitor
+        from soulsync.monitor.exports import ExportError
+        from soulsync.monitor.report import write_report
+    except ModuleNotFoundError as error:
+        print(missing_extra("monitor", error), file=sys.stderr)
+        return FAILED
     try:
         found = monitor(args.exports, args.model)
-    except (ExportError, MonitorError) as error:
+        written = write_report(found, args.out)
+    except (ExportError, MonitorError, ModelLoadError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    written = write_report(found, args.out)
+        return FAILED
+    except Exception as error:  # exit 1 means `shift` to a scheduled job: never a crash
+        print(f"error: soulsync monitor failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return FAILED
     summary = found.summary()
     print(f"{summary['rows']} questionnaires, model {summary['model_version']}: {found.status}")
     mix = summary["group_mix"]
@@ -68,8 +105,55 @@ def _monitor(args: argparse.Namespace) -> int:
     for group, drift in summary["groups"].items():
         moved = [f"{f['name']} {f['psi']:.3f}" for f in drift["figures"] if f["status"] == "shift"]
         print(f"  {group}: {drift['status']}" + (f" ({', '.join(moved)})" if moved else ""))
+        outcomes = drift.get("outcomes")
+        if outcomes and outcomes["calibration_slope"]:
+            due = "recalibration due" if outcomes["recalibration_due"] else "no recalibration due"
+            print(
+                f"    with outcomes: ECE {outcomes['ece']:.3f}, calibration slope "
+                f"{outcomes['calibration_slope']['value']:.2f}, intercept "
+                f"{outcomes['calibration_intercept']['value']:.2f}: {due}"
+            )
     print(f"report: {written[-1]}; summary: {written[0]}")
     return 1 if found.status == "shift" else 0
+
+
+def _recalibrate(args: argparse.Namespace) -> int:
+    # Imported here for the same reason as in _monitor: the `monitor` extra.
+    try:
+        from soulsync.monitor.exports import ExportError
+        from soulsync.recalibration import RecalibrationError, recalibrate
+        from soulsync.recalibration.report import write_folder
+    except ModuleNotFoundError as error:
+        print(missing_extra("recalibrate", error), file=sys.stderr)
+        return FAILED
+    try:
+        found = recalibrate(args.exports, args.model)
+        write_folder(found, args.model, args.out)
+    except (ExportError, RecalibrationError, ModelLoadError, OSError) as error:
+        print(f"error: {error}\nnothing was written", file=sys.stderr)
+        return FAILED
+    except Exception as error:  # one line and exit 2, as for monitor; nothing is written
+        print(
+            f"error: soulsync recalibrate failed: {type(error).__name__}: {error}\n"
+            "nothing was written",
+            file=sys.stderr,
+        )
+        return FAILED
+    card = found.card
+    assert card.recalibration is not None
+    print(f"model {card.version}, recalibrated from {card.recalibration.base_version}:")
+    for group, result in card.recalibration.groups.items():
+        line = f"  {group}: {result.status}, {result.note}"
+        if result.after is not None and result.after.calibration_slope is not None:
+            line += (
+                f"; ECE {result.before.ece.value:.3f} -> {result.after.ece.value:.3f}, slope "
+                f"{result.before.calibration_slope.value:.2f} -> "
+                f"{result.after.calibration_slope.value:.2f} (held out), threshold "
+                f"{card.decision.groups[group].threshold:.4f}"
+            )
+        print(line)
+    print(f"wrote {args.out}; serve it with SOULSYNC_MODEL_PATH={args.out / card.artifacts.tflite}")
+    return 0
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -150,6 +234,27 @@ def parser() -> argparse.ArgumentParser:
         help="folder for the report (default: %(default)s)",
     )
     watch.set_defaults(handler=_monitor)
+
+    refit = commands.add_parser(
+        "recalibrate",
+        help="fit a model's probabilities to local outcomes, into a new model folder",
+        description="Fit each group's probabilities to exports of answers with outcomes (the "
+        "format soulsync monitor reads, with Depression on every row), re-derive each group's "
+        "threshold by the training's rule, and write a new model folder: the same model file, "
+        "a card with the map and a new version, and recalibration.html. Exit status: 0, or 2 "
+        "when nothing could be recalibrated (nothing is written then).",
+    )
+    refit.add_argument("exports", type=Path, nargs="+", help="CSV or .jsonl files with outcomes")
+    refit.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL_PATH,
+        help="the model file to recalibrate (default: the shipped one, %(default)s)",
+    )
+    refit.add_argument(
+        "--out", type=Path, required=True, help="the new model folder (must not exist yet)"
+    )
+    refit.set_defaults(handler=_recalibrate)
 
     openapi = commands.add_parser(
         "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."

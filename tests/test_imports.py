@@ -19,8 +19,8 @@ MODULES = sorted(
     for path in (ROOT / "soulsync").rglob("*.py")
 )
 #: Function-level imports allowed, each of an optional extra's stack (TensorFlow for `train`,
-#: matplotlib and scikit-learn for `monitor`), with its reason written beside it:
-#: (file, function, module imported).
+#: matplotlib and scikit-learn for `monitor`, which `recalibrate` needs too), with its reason
+#: written beside it: (file, function, module imported).
 LAZY_IMPORTS = {
     ("soulsync/cli.py", "_train", "soulsync.training.data"),
     ("soulsync/cli.py", "_train", "soulsync.training.pipeline"),
@@ -29,6 +29,9 @@ LAZY_IMPORTS = {
     ("soulsync/cli.py", "_monitor", "soulsync.monitor"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor.exports"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor.report"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.monitor.exports"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration.report"),
     ("soulsync/inference/backends.py", "__init__", "keras"),
 }
 
@@ -123,7 +126,18 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
                 "prometheus_client",
                 "soulsync.evaluation",
                 "sklearn",
+                "matplotlib",
             ),
+            (),
+        ),
+        (
+            "soulsync/monitor",
+            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app"),
+            (),
+        ),
+        (
+            "soulsync/recalibration",
+            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app"),
             (),
         ),
         ("soulsync/evaluation.py", ("flask", "tensorflow", "keras", "soulsync.api"), ()),
@@ -140,8 +154,9 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
 )
 def test_the_layers_hold(folder: str, forbidden: tuple[str, ...], allowed: tuple[str, ...]) -> None:
     """HTTP knows no TensorFlow, no scikit-learn and no factory; the domain knows no HTTP, no
-    logs, no metrics and no client sentences; the questionnaire and its catalogs are the ground
-    floor, and the texts stand on them."""
+    logs, no metrics, no client sentences and none of the monitor extra (the serving install
+    lacks it); the offline tools know no TensorFlow and no HTTP; the questionnaire and its
+    catalogs are the ground floor, and the texts stand on them."""
     for path, names in _imports_of(folder).items():
         broken = {
             n

@@ -14,9 +14,12 @@ from typing import Any
 import marshmallow_dataclass
 
 from soulsync.inference.decision import DecisionRule
+from soulsync.inference.probability_map import GroupMap
 
-#: The card format this code writes; a card without `format` is from an older build.
-CARD_FORMAT = 2
+#: The card format this code writes; a card without `format` is from an older build. Format 3
+#: added the calibration figures and the probability map of a recalibrated model; a format-2
+#: card reads as one without them.
+CARD_FORMAT = 3
 
 
 # --- the card's parts -------------------------------------------------------------------------
@@ -32,12 +35,39 @@ class Spread:
 
 @dataclass(frozen=True)
 class Scores:
-    """Figures of probabilities that need no threshold. `roc_auc` is None for one class only."""
+    """Figures of probabilities that need no threshold. `roc_auc` and the calibration line are
+    None for one class only (and the line for cards of format 2)."""
 
     roc_auc: float | None
     log_loss: float
     brier: float
     ece: float
+    #: The logistic fit of the outcome on the model's logit: calibrated is slope 1, intercept 0;
+    #: a slope below 1 is over-confident, above 1 under-confident.
+    calibration_slope: float | None = None
+    calibration_intercept: float | None = None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A figure and its 95 % bootstrap interval (rows resampled with replacement)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ProbabilityFigures:
+    """How good and how calibrated one set of probabilities is, with intervals."""
+
+    rows: int
+    positives: int
+    log_loss: Estimate
+    ece: Estimate
+    #: None for one class only.
+    calibration_slope: Estimate | None
+    calibration_intercept: Estimate | None
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,39 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class StressPoint:
+    """One shifted population of the stress family: how steeply its outcome depends on the
+    answers (a factor on the group's dependence in the survey) and its base rate (a factor on
+    the group's odds in the survey)."""
+
+    steepness: float
+    odds_ratio: float
+
+
+@dataclass(frozen=True)
+class GroupStress:
+    """A candidate on one group's shifted populations: expected log losses per row."""
+
+    #: What its ranking allows: the log loss of its score re-fitted to the survey's outcomes.
+    refinement: float
+    #: What its miscalibration costs on top, on the survey's own population ...
+    calibration_loss: float
+    #: ... and at the worst of the stress family, and where that is.
+    worst_calibration_loss: float
+    worst_at: StressPoint
+
+
+@dataclass(frozen=True)
+class Stress:
+    """A candidate under the stress family: each group's figures, and the criterion (the mean
+    over the groups of refinement plus worst calibration loss) with its 95 % bootstrap
+    interval."""
+
+    groups: dict[str, GroupStress]
+    criterion: Estimate
+
+
+@dataclass(frozen=True)
 class CandidateResult:
     name: str
     description: str
@@ -128,6 +191,27 @@ class CandidateResult:
     folds: list[Scores]
     #: Pooled out-of-fold figures of each group at that candidate's own per-group thresholds.
     by_group: dict[str, Evaluation]
+    #: Out of fold over the development part, pooled (`all`) and per group, with intervals.
+    #: This and the next two are None in cards of format 2.
+    out_of_fold: dict[str, ProbabilityFigures] | None = None
+    #: The candidate fitted on the development part, on the test split, likewise.
+    test: dict[str, ProbabilityFigures] | None = None
+    stress: Stress | None = None
+
+
+@dataclass(frozen=True)
+class StressFamily:
+    """The shifted populations every candidate is judged on, built from the survey itself."""
+
+    description: str
+    #: Per group, the range of steepness factors (1: as in the survey).
+    steepness: dict[str, tuple[float, float]]
+    #: How many steepness factors of each range are tried, from one end to the other.
+    steepness_points: int
+    odds_ratios: list[float]
+    #: Each group's calibration slope on the shared score (the `linear` candidate's, out of
+    #: fold), from which the ranges follow.
+    shared_score_slopes: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -135,6 +219,12 @@ class Selection:
     rule: str
     chosen: str
     candidates: list[CandidateResult]
+    #: Why that candidate, in words, from the figures. This and the next two are None in cards
+    #: of format 2.
+    reason: str | None = None
+    stress_family: StressFamily | None = None
+    #: What would change the choice.
+    what_would_change: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -245,8 +335,51 @@ class Artifacts:
 
 
 @dataclass(frozen=True)
+class ProbabilityMap:
+    """Applied by the service to the model's output, whatever the backend: each group's
+    probability becomes sigmoid(intercept + slope * logit(p))."""
+
+    rule: str
+    groups: dict[str, GroupMap]
+
+
+@dataclass(frozen=True)
+class GroupRecalibration:
+    """What recalibration did for one group, with figures on local rows not used for the fit."""
+
+    #: `refit`, or `kept` (too few labelled rows: the base map and rule stay).
+    status: str
+    note: str
+    rows: int
+    positives: int
+    map: GroupMap
+    #: The base model on every local row of the group (no fit involved).
+    before: ProbabilityFigures
+    before_decisions: Decisions
+    #: Cross-fitted: each row scored by a map and threshold fitted without it. None if kept.
+    after: ProbabilityFigures | None
+    after_decisions: Decisions | None
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """How a recalibrated model was made from its base model and local outcomes."""
+
+    base_version: str
+    base_name: str
+    data: list[SourceFile]
+    method: str
+    held_out: str
+    minimum: str
+    groups: dict[str, GroupRecalibration]
+    code_sha256: str
+    libraries: dict[str, str]
+    report: str
+
+
+@dataclass(frozen=True)
 class ModelCard:
-    """Everything a shipped model says about itself (format 2)."""
+    """Everything a shipped model says about itself (format 3)."""
 
     format: int
     name: str
@@ -269,6 +402,11 @@ class ModelCard:
     intended_use: str
     limitations: list[str]
     artifacts: Artifacts
+    #: Set by `soulsync recalibrate`: the map the service applies, and how it was made. The
+    #: sections above it then describe the base model on the survey, except `version`,
+    #: `decision` and `reference`, which are the recalibrated model's.
+    probability_map: ProbabilityMap | None = None
+    recalibration: Recalibration | None = None
 
 
 #: The card's marshmallow schema, generated from the dataclasses: it reads and validates cards

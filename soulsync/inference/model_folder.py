@@ -1,15 +1,17 @@
 """A model folder: the files a trained model ships as, and reading its card back.
 
 A folder holds the Keras file, its LiteRT twin, `model_card.json` and the report. The service
-reads whatever card a model has: a card of the current format (validated through the card's
-types), a card from an older build (one threshold for everyone), or none at all (the old
-service's `.h5`), which is served with stated defaults.
+reads whatever card a model has: a card of the current format or of format 2 (validated through
+the card's types; a recalibrated model's card carries a probability map), a card from an older
+build (one threshold for everyone), or none at all (the old service's `.h5`), which is served
+with stated defaults.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import marshmallow
 
 from soulsync.inference.card import MODEL_CARD_SCHEMA, ModelCard, Reference
 from soulsync.inference.decision import FALLBACK_THRESHOLD, DecisionRule, one_rule_for_everyone
+from soulsync.inference.probability_map import GroupMap
 from soulsync.questionnaire import GROUPS, KEYS, QUESTIONS
 
 KERAS_FILE = "model.keras"
@@ -49,14 +52,22 @@ def write_card(card: ModelCard, folder: Path) -> Path:
 @dataclass(frozen=True)
 class ServingCard:
     """What the service needs of whatever card a model has: its version, each group's decision
-    rule, the reference answers of its factors, and the document `GET /model` serves."""
+    rule, the reference answers of its factors, the document `GET /model` serves, and the
+    probability map of a recalibrated model."""
 
     version: str
     rules: dict[str, DecisionRule]
     references: dict[str, int]
     document: dict[str, Any] = field(repr=False)
-    #: The typed card, for a card of the current format; None for older ones.
+    #: The typed card, for a card of format 2 or later; None for older ones.
     card: ModelCard | None = field(default=None, repr=False)
+
+    @property
+    def probability_map(self) -> dict[str, GroupMap] | None:
+        """Each group's map of the model's output, for a recalibrated model; None otherwise."""
+        if self.card is None or self.card.probability_map is None:
+            return None
+        return dict(self.card.probability_map.groups)
 
     @property
     def reference(self) -> Reference | None:
@@ -91,6 +102,17 @@ def read_card(model_path: Path) -> ServingCard:
     missing = sorted(set(GROUPS.values()) - set(rules))
     if missing:
         raise CardError(f"{card_path}: no decision rule for {', '.join(missing)}")
+    if card.probability_map is not None:
+        for group, found in card.probability_map.groups.items():
+            if group not in GROUPS.values():
+                raise CardError(f"{card_path}: probability_map.groups: unknown group {group!r}")
+            if not (math.isfinite(found.intercept) and math.isfinite(found.slope)) or (
+                found.slope <= 0
+            ):
+                raise CardError(
+                    f"{card_path}: probability_map.groups.{group}: the slope must be a positive "
+                    "number and the intercept a finite one"
+                )
     return ServingCard(
         version=card.version,
         rules=rules,

@@ -2,6 +2,8 @@
 
 It knows nothing of HTTP or of decisions: answers in (wire codes), probabilities and factors
 out. What a probability means for the person is the screening rules' business (screening.py).
+A recalibrated model's probability map applies here, to every row the backend scores, so the
+probabilities and the factors are both the mapped ones, whatever the backend.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soulsync.inference.backends import Backend
+from soulsync.inference.probability_map import GroupMap, apply_to_rows
 from soulsync.questionnaire import KEYS
 
 
@@ -39,10 +42,15 @@ class Predictor:
     """One model's runtime, with the reference answers its factors are measured against."""
 
     def __init__(
-        self, backend: Backend, references: Mapping[str, int], top_factors: int = 3
+        self,
+        backend: Backend,
+        references: Mapping[str, int],
+        top_factors: int = 3,
+        probability_map: Mapping[str, GroupMap] | None = None,
     ) -> None:
         self.backend = backend
         self.top_factors = top_factors
+        self.probability_map = dict(probability_map) if probability_map else None
         self._reference_codes = [references[key] for key in KEYS]
         # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced by its
         # reference: where _SWAPPED is True, the block takes _REFERENCES.
@@ -54,7 +62,15 @@ class Predictor:
 
     def probabilities(self, codes: np.ndarray) -> np.ndarray:
         """The probability of each row of (n, 10) codes in KEYS order, without factors."""
-        return self.backend.predict(np.asarray(codes, dtype=np.float32))
+        return self._scored(np.asarray(codes, dtype=np.float32))
+
+    def _scored(self, rows: np.ndarray) -> np.ndarray:
+        """The backend's probabilities of (n, 10) float32 rows, through the map if there is one
+        (each row under the map of the group it answers)."""
+        probabilities = self.backend.predict(rows)
+        if self.probability_map is None:
+            return probabilities
+        return apply_to_rows(probabilities, rows, self.probability_map)
 
     def predict(self, answers: Sequence[Mapping[str, int]]) -> Predictions:
         """Score each questionnaire and attribute its score, all in one model call.
@@ -66,7 +82,7 @@ class Predictor:
         rows = [[a[key] for key in KEYS] for a in answers]
         codes = np.array(rows, dtype=np.int64)
         variants = np.where(self._swapped, self._references, codes[:, None, :].astype(np.float32))
-        scores = self.backend.predict(variants.reshape(-1, width)).reshape(count, width + 1)
+        scores = self._scored(variants.reshape(-1, width)).reshape(count, width + 1)
         effects = scores[:, :1] - scores[:, 1:]
         order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, : self.top_factors]
 

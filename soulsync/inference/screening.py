@@ -87,7 +87,8 @@ class Screener:
             card = read_card(path)
         except CardError as error:
             raise ModelLoadError(path, str(error)) from error
-        screener = cls(Predictor(backend, card.references, top_factors), card)
+        predictor = Predictor(backend, card.references, top_factors, card.probability_map)
+        screener = cls(predictor, card)
         screener.screen([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
         screener.load_seconds = time.perf_counter() - started
         return screener

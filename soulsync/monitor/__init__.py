@@ -3,12 +3,13 @@
 It scores the export with the shipped model (the service's own LiteRT runtime), counts it in
 the layout the live counters use, and reads the same figures as `GET /monitoring` (the PSI of
 each question, of the scores and of the results, per group, against the card's reference);
-with outcomes, also how well the model does (ROC AUC, recall, specificity, calibration).
+with outcomes, also how well the model does (ROC AUC, recall, specificity, calibration: ECE and
+the calibration slope and intercept, with intervals) and whether a recalibration is due.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,20 @@ from soulsync.inference.screening import Screener
 from soulsync.monitor.exports import Export, read_exports
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
 
+#: The bootstrap intervals' seed: the same export gives the same report.
+MONITOR_SEED = 20241101
 SCOPE_EXPORT = "Every row of the export(s) given, from any number of instances."
+#: A recalibration is due for a group whose calibration is off beyond the noise and by enough to
+#: matter: it has the rows `soulsync recalibrate` needs, the 95 % interval of its calibration
+#: slope leaves out 1 or that of its intercept leaves out 0, and its ECE is at least this (the
+#: goal the shipped model meets on the survey's professionals).
+DUE_ECE = 0.05
+RECALIBRATION_RULE = (
+    f"due for a group with at least {evaluation.CALIBRATION_MINIMUM} labelled rows of each "
+    "outcome whose calibration slope's 95 % interval leaves out 1 or whose intercept's leaves "
+    f"out 0, and whose ECE is at least {DUE_ECE}: then run `soulsync recalibrate` on these "
+    "exports (docs/model.md)"
+)
 
 
 @dataclass
@@ -55,6 +69,8 @@ class Monitoring:
         }
         for group, outcomes in self.outcomes.items():
             found["groups"][group]["outcomes"] = outcomes
+        if self.outcomes:
+            found["recalibration_rule"] = RECALIBRATION_RULE
         return found
 
 
@@ -85,18 +101,36 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
         for code, name in GROUPS.items():
             rows = groups == code
             if rows.any():
-                figures = evaluation.evaluation(
+                found.outcomes[name] = outcome_figures(
                     export.outcomes[rows], probabilities[rows], flagged[rows]
                 )
-                found.outcomes[name] = {
-                    "rows": figures.rows,
-                    "positives": figures.positives,
-                    "roc_auc": figures.scores.roc_auc,
-                    "ece": figures.scores.ece,
-                    "brier": figures.scores.brier,
-                    "recall": figures.decisions.recall,
-                    "specificity": figures.decisions.specificity,
-                    "precision": figures.decisions.precision,
-                    "flagged": figures.decisions.flagged,
-                }
     return found
+
+
+def outcome_figures(
+    labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray
+) -> dict[str, Any]:
+    """One group's figures against its outcomes, and whether a recalibration is due."""
+    figures = evaluation.evaluation(labels, probabilities, flagged)
+    calibration = evaluation.probability_figures(labels, probabilities, MONITOR_SEED)
+    slope, intercept = calibration.calibration_slope, calibration.calibration_intercept
+    enough = min(figures.positives, figures.rows - figures.positives) >= (
+        evaluation.CALIBRATION_MINIMUM
+    )
+    off = (slope is not None and not slope.low <= 1.0 <= slope.high) or (
+        intercept is not None and not intercept.low <= 0.0 <= intercept.high
+    )
+    return {
+        "rows": figures.rows,
+        "positives": figures.positives,
+        "roc_auc": figures.scores.roc_auc,
+        "ece": figures.scores.ece,
+        "calibration_slope": asdict(slope) if slope else None,
+        "calibration_intercept": asdict(intercept) if intercept else None,
+        "brier": figures.scores.brier,
+        "recall": figures.decisions.recall,
+        "specificity": figures.decisions.specificity,
+        "precision": figures.decisions.precision,
+        "flagged": figures.decisions.flagged,
+        "recalibration_due": bool(enough and off and figures.scores.ece >= DUE_ECE),
+    }

@@ -13,10 +13,11 @@ from soulsync.inference.card import Band, Decision, GroupDecision
 from soulsync.inference.decision import DecisionRule, RiskLevel
 from soulsync.questionnaire import GROUP_KEY, GROUPS, QUESTIONS
 
-#: Where `high` and `very_high` start, the same for every group: the model is calibrated within
-#: each group, so a band means the same risk for everyone. 0.65 lies above the students'
-#: threshold (0.48 on the survey data; its bootstrap interval reaches 0.65), so `moderate` is
-#: not empty; training checks that, and that every band can be reached in each group.
+#: Where `high` and `very_high` start, the same for every group. A band holds the same risk for
+#: everyone only where each group's probabilities are calibrated (on the survey they are not for
+#: its students: docs/model.md; after `soulsync recalibrate`, on the app's users). Training checks
+#: that every group's threshold lies below where `high` starts, so `moderate` is not empty, and
+#: that every band can be reached in each group.
 BAND_STARTS = (0.65, 0.8)
 
 
@@ -39,29 +40,42 @@ def decide(
 ) -> Decision:
     """The rule of each group from its out-of-fold predictions; `predict` (the shipped model)
     scores every possible questionnaire to check that each band can be reached."""
-    chosen = {}
-    for code, name in GROUPS.items():
-        rows = groups == code
-        y, p = labels[rows], out_of_fold[rows]
-        threshold = evaluation.choose_threshold(y, p)
-        if threshold >= BAND_STARTS[0]:
-            raise RuleError(
-                f"{name}: threshold {threshold:.3f} is not below where `high` starts "
-                f"({BAND_STARTS[0]}): `moderate` would be empty"
-            )
-        rule = DecisionRule(threshold, BAND_STARTS)
-        chosen[name] = GroupDecision(
-            threshold=threshold,
-            threshold_interval=evaluation.threshold_interval(y, p, seed),
-            at_threshold=evaluation.decisions(y, p >= threshold),
-            band_starts=BAND_STARTS,
-            bands=_bands(name, rule, y, p, predict(answer_space(code))),
-        )
     return Decision(
         rule=evaluation.THRESHOLD_RULE,
         target_recall=evaluation.TARGET_RECALL,
         bootstrap_resamples=evaluation.BOOTSTRAP_RESAMPLES,
-        groups=chosen,
+        groups={
+            name: decide_group(
+                name, labels[groups == code], out_of_fold[groups == code], code, predict, seed
+            )
+            for code, name in GROUPS.items()
+        },
+    )
+
+
+def decide_group(
+    name: str,
+    labels: np.ndarray,
+    out_of_fold: np.ndarray,
+    code: int,
+    predict: Callable[[np.ndarray], np.ndarray],
+    seed: int,
+) -> GroupDecision:
+    """One group's rule from its rows' out-of-fold predictions (training, and `soulsync
+    recalibrate` on its cross-fitted ones). Raises RuleError for a band that would be empty."""
+    threshold = evaluation.choose_threshold(labels, out_of_fold)
+    if threshold >= BAND_STARTS[0]:
+        raise RuleError(
+            f"{name}: threshold {threshold:.3f} is not below where `high` starts "
+            f"({BAND_STARTS[0]}): `moderate` would be empty"
+        )
+    rule = DecisionRule(threshold, BAND_STARTS)
+    return GroupDecision(
+        threshold=threshold,
+        threshold_interval=evaluation.threshold_interval(labels, out_of_fold, seed),
+        at_threshold=evaluation.decisions(labels, out_of_fold >= threshold),
+        band_starts=BAND_STARTS,
+        bands=_bands(name, rule, labels, out_of_fold, predict(answer_space(code))),
     )
 
 

@@ -4,21 +4,24 @@ preprocesses: nominal questions with more than two options are one-hot encoded, 
 pass through as 0/1 and scales are mapped onto [0, 1].
 
 Students and working professionals answer on the same scales but their answers weigh very
-differently (students' log-odds move two to three times as much per answer) and their base rates
-differ fivefold, so besides a plain linear model and a small network there are two candidates
-that let the groups differ beyond an intercept: one shared score with a slope and an intercept
-per group (`group_scale`), and every answer interacting with the group (`interactions`).
+differently in the survey (its students' log-odds move two to three times as much per answer)
+and their base rates differ fivefold, so besides a plain linear model and a small network there
+are candidates that let the groups differ beyond an intercept: one shared score with a slope and
+an intercept per group (`group_scale`), the same with the students' own slope shrunk toward the
+professionals' (`shrunk_*`: how far a population shift undoes the students' steeper slope is
+what the stress test judges), and every answer interacting with the group (`interactions`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from soulsync import evaluation
 from soulsync.questionnaire import GROUP_KEY, KEYS, QUESTIONS, STUDENT, Kind, Question
 
 INPUT_NAME = "answers"
@@ -36,6 +39,9 @@ class Candidate:
     epochs: int
     l2: float
     batch_size: int = 64
+    #: A shrunk `group_scale`: the share of the students' own slope kept after the fit (0: the
+    #: professionals' slope, 1: their own). None for every other candidate.
+    student_slope_kept: float | None = None
 
 
 LINEAR = Candidate(
@@ -55,6 +61,18 @@ GROUP_SCALE = Candidate(
     epochs=60,
     l2=1e-4,
 )
+#: How much of the students' own slope the shrunk candidates keep.
+SHRINKAGES = (0.0, 0.25, 0.5, 0.75)
+SHRUNK = tuple(
+    replace(
+        GROUP_SCALE,
+        name=f"shrunk_{round(kept * 100)}",
+        description=f"group_scale with the students' own slope shrunk toward the "
+        f"professionals': {kept:.0%} of the difference kept, the students' intercept re-fitted",
+        student_slope_kept=kept,
+    )
+    for kept in SHRINKAGES
+)
 INTERACTIONS = Candidate(
     name="interactions",
     description="logistic regression on the encoded answers and on each answer times the group",
@@ -71,8 +89,15 @@ NETWORK = Candidate(
     epochs=60,
     l2=1e-3,
 )
-#: From the simplest to the most complex: a later one ships only if it is clearly better.
-CANDIDATES: tuple[Candidate, ...] = (LINEAR, GROUP_SCALE, INTERACTIONS, NETWORK)
+#: From the simplest to the most complex (the students' slope let in step by step): a later one
+#: ships only if it is clearly better.
+CANDIDATES: tuple[Candidate, ...] = (LINEAR, *SHRUNK, GROUP_SCALE, INTERACTIONS, NETWORK)
+
+
+def trained_as(candidate: Candidate) -> Candidate:
+    """The candidate whose Keras fit this one is: a shrunk candidate is a fitted group_scale,
+    shrunk afterwards (shrink_student_slope)."""
+    return GROUP_SCALE if candidate.student_slope_kept is not None else candidate
 
 
 def encoding_of(question: Question) -> str:
@@ -153,3 +178,27 @@ def build(candidate: Candidate, labels: np.ndarray, groups: np.ndarray) -> keras
         loss="binary_crossentropy",
     )
     return model
+
+
+def shrink_student_slope(
+    model: keras.Model,
+    kept: float,
+    answers: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+) -> keras.Model:
+    """A copy of a fitted group_scale model whose students keep `kept` of their own slope's
+    difference from the professionals' slope; the students' intercept is re-fitted by maximum
+    likelihood on the rows given (so their mean probability is still their observed rate)."""
+    kernel, bias = model.get_layer("probability").get_weights()
+    shared, extra = float(kernel[0, 0]), float(kernel[1, 0])  # see build: score, score * student
+    students = groups == STUDENT
+    score = keras.Model(model.input, model.get_layer("score").output)
+    scored = np.asarray(score(answers[students].astype(np.float32), training=False)).reshape(-1)
+    slope = shared + kept * extra
+    intercept = evaluation.intercept_for_rate(slope * scored, float(labels[students].mean()))
+    shrunk = keras.models.clone_model(model)
+    shrunk.set_weights(model.get_weights())
+    new_kernel = np.array([[shared], [kept * extra], [intercept - float(bias[0])]], np.float32)
+    shrunk.get_layer("probability").set_weights([new_kernel, bias])
+    return shrunk

@@ -1,5 +1,6 @@
-"""The training pipeline, stage by stage: load, split, cross-validate the candidates, select,
-fit, decide each group's rule, test once, export, and write the card and the report.
+"""The training pipeline, stage by stage: load, split, cross-validate the candidates (and fit
+each on the development part), stress-test them, select one, decide each group's rule, test
+once, export, and write the card and the report.
 
 The test split is touched once, at the end. The same data, code and libraries give the same
 version, on any machine (training/recipe.py holds every setting; export.py derives the version).
@@ -34,10 +35,12 @@ from soulsync.training.data import load_dataset
 from soulsync.training.decision import decide
 from soulsync.training.describe import (
     INTENDED_USE,
+    WHAT_WOULD_CHANGE,
     candidate_result,
     data_facts,
     limitations,
     model_info,
+    selection_reason,
     summary,
 )
 from soulsync.training.export import (
@@ -52,7 +55,15 @@ from soulsync.training.model import encoding_of
 from soulsync.training.recipe import FOLDS, SEED, SELECTION_RULE, configuration
 from soulsync.training.reference import build_reference
 from soulsync.training.report import write_report
-from soulsync.training.stages import Progress, cross_validate, fit, predict, select, split_rows
+from soulsync.training.stages import (
+    Progress,
+    cross_validate,
+    predict,
+    select,
+    split_rows,
+    stress_family,
+    stress_runs,
+)
 
 
 def run(
@@ -69,13 +80,18 @@ def run(
     step(f"loaded {len(data)} rows ({int(data.labels.sum())} positive) from {data_dir}")
     split = split_rows(data)
     runs = cross_validate(data, split, epochs, step)
-    chosen = select(runs)
-    step(f"selected '{chosen.candidate.name}' ({SELECTION_RULE})")
-
     x, y, groups = data.answers, data.labels, data.groups
-    dev = split.development
-    model = fit(chosen.candidate, x[dev], y[dev], groups[dev], SEED, epochs)
-    step(f"fitted '{chosen.candidate.name}' on the {len(dev)} development rows")
+    dev, test_rows = split.development, split.test
+    shifts = stress_family(runs, y[dev], groups[dev])
+    stresses = stress_runs(runs, y[dev], groups[dev], shifts)
+    chosen_index = select(stresses)
+    chosen = runs[chosen_index]
+    step(
+        f"selected '{chosen.candidate.name}' (stress criterion "
+        f"{stresses[chosen_index].stress.criterion.value:.4f}; the rule: training/recipe.py)"
+    )
+
+    model = chosen.model  # fitted on the development rows by cross_validate
     decision = decide(
         y[dev], chosen.out_of_fold, groups[dev], lambda rows: predict(model, rows), SEED
     )
@@ -85,10 +101,8 @@ def run(
         + ", ".join(f"{name} {group.threshold:.4f}" for name, group in decision.groups.items())
     )
 
-    test_probabilities = predict(model, x[split.test])
-    test = evaluation.grouped_evaluation(
-        y[split.test], test_probabilities, groups[split.test], rules
-    )
+    test_probabilities = chosen.test
+    test = evaluation.grouped_evaluation(y[test_rows], test_probabilities, groups[test_rows], rules)
     step("evaluated once on the test split")
 
     save_artifacts(model, out_dir, KERAS_FILE, TFLITE_FILE)
@@ -123,7 +137,13 @@ def run(
         selection=Selection(
             rule=SELECTION_RULE,
             chosen=chosen.candidate.name,
-            candidates=[candidate_result(run_, y[dev], groups[dev]) for run_ in runs],
+            candidates=[
+                candidate_result(run_, stress.stress, y, groups, split)
+                for run_, stress in zip(runs, stresses, strict=True)
+            ],
+            reason=selection_reason(runs, stresses, chosen_index),
+            stress_family=shifts,
+            what_would_change=WHAT_WOULD_CHANGE,
         ),
         cross_validation=CrossValidation(
             folds=FOLDS,
@@ -140,11 +160,11 @@ def run(
         provenance=source,
         reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
         intended_use=INTENDED_USE,
-        limitations=limitations(data),
+        limitations=limitations(data, runs[chosen_index], y[dev], groups[dev]),
         artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),
     )
     write_card(card, out_dir)
-    write_report(out_dir / REPORT_FILE, card, y[split.test], test_probabilities, groups[split.test])
+    write_report(out_dir / REPORT_FILE, card, y[test_rows], test_probabilities, groups[test_rows])
     step(f"wrote {out_dir / CARD_FILE} and {REPORT_FILE}")
     progress(summary(card, time.perf_counter() - started))
     return card

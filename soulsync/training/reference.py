@@ -22,6 +22,7 @@ def build_reference(
     groups: np.ndarray,
     probabilities: np.ndarray,
     rules: Mapping[str, DecisionRule],
+    source: str = SOURCE,
 ) -> Reference:
     flagged = flag(probabilities, groups, rules)
     bins = score_bins(SCORE_EDGES, probabilities)
@@ -29,6 +30,8 @@ def build_reference(
     for code, name in GROUPS.items():
         rows = groups == code
         count = int(rows.sum())
+        if count == 0:  # a group absent from the rows has no reference here
+            continue
         by_group[name] = GroupReference(
             rows=count,
             answers={
@@ -38,4 +41,4 @@ def build_reference(
             scores=(np.bincount(bins[rows], minlength=len(SCORE_EDGES) + 1) / count).tolist(),
             flagged=float(flagged[rows].mean()),
         )
-    return Reference(source=SOURCE, score_edges=list(SCORE_EDGES), groups=by_group)
+    return Reference(source=source, score_edges=list(SCORE_EDGES), groups=by_group)

@@ -39,12 +39,16 @@ def test_card_file_is_the_card(trained) -> None:
     written = json.loads((out / CARD_FILE).read_text())
     assert written == json.loads(json.dumps(card_document(card)))
     assert [f.key for f in card.features] == list(KEYS)
-    assert {c.name for c in card.selection.candidates} == {
+    assert [c.name for c in card.selection.candidates] == [
         "linear",
+        "shrunk_0",
+        "shrunk_25",
+        "shrunk_50",
+        "shrunk_75",
         "group_scale",
         "interactions",
         "network",
-    }
+    ]
     assert card.selection.chosen == card.model.candidate
     assert set(card.test.by_group) == set(card.cross_validation.out_of_fold.by_group)
     assert set(card.test.by_group) == set(GROUPS.values())
@@ -143,3 +147,49 @@ def test_same_data_and_code_give_the_same_model(trained, survey_dir: Path, tmp_p
     assert again.version == card.version
     assert again.weights_sha256 == card.weights_sha256
     assert again.cross_validation == card.cross_validation
+
+
+def test_every_candidate_is_judged_per_group_with_intervals(trained) -> None:
+    _, card = trained
+    for result in card.selection.candidates:
+        for part in (result.out_of_fold, result.test):
+            assert set(part) == {"all", *GROUPS.values()}, result.name
+            for figures in part.values():
+                for estimate in (figures.log_loss, figures.calibration_slope):
+                    assert estimate.low <= estimate.value <= estimate.high, result.name
+                assert 0 <= figures.ece.low <= figures.ece.high, result.name
+        assert set(result.stress.groups) == set(GROUPS.values())
+        for group in result.stress.groups.values():
+            assert group.worst_calibration_loss >= group.calibration_loss >= 0
+        assert f"'{result.name}'" in card.selection.reason
+    assert card.selection.reason.startswith(f"'{card.selection.chosen}' ships")
+
+
+def test_the_stress_family_spans_the_two_groups(trained) -> None:
+    _, card = trained
+    family = card.selection.stress_family
+    slopes = family.shared_score_slopes
+    ratio = slopes["professionals"] / slopes["students"]
+    assert sorted(family.steepness["students"]) == pytest.approx(sorted([1.0, ratio]))
+    assert sorted(family.steepness["professionals"]) == pytest.approx(sorted([1.0, 1 / ratio]))
+
+
+def test_the_shrunk_candidates_lie_between_their_ends(trained) -> None:
+    """Keeping more of the students' own slope moves their out-of-fold calibration slope from
+    shrunk_0's toward group_scale's, step by step."""
+    _, card = trained
+    by_name = {
+        c.name: c.out_of_fold["students"].calibration_slope.value for c in card.selection.candidates
+    }
+    steps = [
+        by_name[name] for name in ("shrunk_0", "shrunk_25", "shrunk_50", "shrunk_75", "group_scale")
+    ]
+    assert steps == sorted(steps) or steps == sorted(steps, reverse=True)
+
+
+def test_the_card_says_how_far_the_probabilities_can_be_trusted(trained) -> None:
+    _, card = trained
+    text = " ".join(card.limitations)
+    assert "calibration slope" in text and "soulsync recalibrate" in text
+    assert card.selection.what_would_change
+    assert card.probability_map is None and card.recalibration is None

@@ -1,0 +1,151 @@
+"""The recalibrated model folder: the base model's files, the new card, and the report a person
+reads (recalibration.html, with each group's reliability diagram before and after), written to
+a temporary folder beside the target and renamed into place at the end: all of it or nothing."""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; a scheduled job has no screen
+
+import matplotlib.pyplot as plt
+
+from soulsync.evaluation import calibration_bins
+from soulsync.inference.card import Decisions, Estimate, ProbabilityFigures
+from soulsync.inference.model_folder import write_card
+from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
+
+
+def write_folder(found: Recalibrated, model_path: Path, out_dir: Path) -> list[Path]:
+    """The new model folder at `out_dir` (which must not exist, or be empty); the files in it.
+
+    Everything is written into a temporary folder beside it first, then renamed: an error on
+    the way leaves nothing behind."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise RecalibrationError(f"{out_dir}: already exists and is not an empty folder")
+    base_dir = model_path.parent
+    artifacts = found.base.artifacts
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        for name in (artifacts.tflite, artifacts.keras, artifacts.report):
+            if (base_dir / name).is_file():
+                shutil.copyfile(base_dir / name, staging / name)
+        write_card(found.card, staging)
+        _write_report(found, staging)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(out_dir.iterdir())
+
+
+def _diagram(found: Recalibrated, group: str, path: Path) -> None:
+    rows = found.rows[group]
+    figure, axes = plt.subplots(figsize=(5.5, 5), dpi=80)
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="calibrated")
+    curves = [("before", rows.before, "tab:red")]
+    if rows.after is not None:
+        curves.append(("after (cross-fitted)", rows.after, "tab:blue"))
+    for label, probabilities, color in curves:
+        bins = calibration_bins(rows.labels, probabilities)
+        axes.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", color=color, label=label)
+        for predicted, observed, count in bins:
+            axes.annotate(
+                str(count),
+                (predicted, observed),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color=color,
+            )
+    axes.set(
+        xlabel="mean predicted probability",
+        ylabel="observed rate",
+        title=f"Reliability, {group} (rows per bin)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    axes.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+
+
+def _estimate(value: Estimate | None, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return f"{value.value:.{digits}f} ({value.low:.{digits}f} to {value.high:.{digits}f})"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _column(figures: ProbabilityFigures | None, decisions: Decisions | None) -> list[str]:
+    if figures is None or decisions is None:
+        return ["-"] * 6
+    return [
+        _estimate(figures.log_loss),
+        _estimate(figures.ece),
+        _estimate(figures.calibration_slope, 2),
+        _estimate(figures.calibration_intercept, 2),
+        _share(decisions.recall),
+        _share(decisions.specificity),
+    ]
+
+
+def _write_report(found: Recalibrated, folder: Path) -> None:
+    card, base = found.card, found.base
+    recalibration = card.recalibration
+    assert recalibration is not None
+    sections = []
+    for group, result in recalibration.groups.items():
+        image = f"reliability-{group}.png"
+        _diagram(found, group, folder / image)
+        names = ["log loss", "ECE", "calibration slope", "calibration intercept"]
+        names += ["recall", "specificity"]
+        before = _column(result.before, result.before_decisions)
+        after = _column(result.after, result.after_decisions)
+        table = "".join(
+            f"<tr><td>{name}</td><td>{html.escape(b)}</td><td>{html.escape(a)}</td></tr>"
+            for name, b, a in zip(names, before, after, strict=True)
+        )
+        old, new = base.decision.groups[group], card.decision.groups[group]
+        low, high = new.threshold_interval
+        sections.append(
+            f"<h2>{html.escape(group)}: {html.escape(result.status)}</h2>"
+            f"<p>{html.escape(result.note)}. Map: intercept {result.map.intercept:.3f}, slope "
+            f"{result.map.slope:.3f}. Threshold {old.threshold:.4f} before, {new.threshold:.4f} "
+            f"after (95 % bootstrap interval {low:.4f} to {high:.4f}).</p>"
+            "<table><tr><th>figure (95 % interval)</th><th>before</th>"
+            f"<th>after, on rows not used for the fit</th></tr>{table}</table>"
+            f"<p><img src='{image}' alt='reliability diagram of {html.escape(group)}'></p>"
+        )
+    sources = ", ".join(
+        f"{html.escape(s.name)} ({s.rows} rows, {s.positives} positive, sha256 {s.sha256[:12]})"
+        for s in recalibration.data
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SoulSync recalibration {card.version}</title>
+<style>body {{font-family: sans-serif; margin: 2em; max-width: 70em}}
+table {{border-collapse: collapse}} td, th {{border: 1px solid #ccc; padding: 2px 8px}}
+img {{max-width: 100%}}</style></head><body>
+<h1>Recalibrated model {card.version}</h1>
+<p>Base model {html.escape(recalibration.base_version)}; local data: {sources}.</p>
+<p><b>Fit:</b> {html.escape(recalibration.method)}.</p>
+<p><b>Held out:</b> {html.escape(recalibration.held_out)}.</p>
+<p><b>Minimum:</b> {html.escape(recalibration.minimum)}.</p>
+{"".join(sections)}
+<p>Serve it with SOULSYNC_MODEL_PATH=&lt;this folder&gt;/{html.escape(card.artifacts.tflite)}
+(docs/model.md, "Recalibrating to the app's users").</p>
+</body></html>
+"""
+    (folder / RECALIBRATION_REPORT).write_text(page, encoding="utf-8")
