@@ -15,7 +15,8 @@ import numpy as np
 from sklearn import metrics
 
 from soulsync.inference import decision
-from soulsync.inference.card import (
+from soulsync.inference.decision import DecisionRule
+from soulsync.inference.figures import (
     Confusion,
     Decisions,
     Estimate,
@@ -25,7 +26,6 @@ from soulsync.inference.card import (
     Scores,
     Spread,
 )
-from soulsync.inference.decision import DecisionRule
 from soulsync.inference.probability_map import logit, sigmoid
 from soulsync.questionnaire import GROUPS
 

@@ -31,16 +31,15 @@ from soulsync.inference import monitoring, probability_map
 from soulsync.inference.backends import Backend
 from soulsync.inference.card import (
     Decision,
-    Decisions,
     GroupDecision,
     GroupRecalibration,
     ModelCard,
-    ProbabilityFigures,
     ProbabilityMap,
     Recalibration,
     SourceFile,
 )
 from soulsync.inference.decision import flag
+from soulsync.inference.figures import Decisions, ProbabilityFigures
 from soulsync.inference.probability_map import IDENTITY, GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
 from soulsync.monitor.exports import Export, read_exports

@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # files only; a scheduled job has no screen
 import matplotlib.pyplot as plt
 
 from soulsync.evaluation import calibration_bins
-from soulsync.inference.card import Decisions, Estimate, ProbabilityFigures
+from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
 from soulsync.inference.model_folder import write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
 

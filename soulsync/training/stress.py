@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from soulsync import evaluation
-from soulsync.inference.card import Estimate, GroupStress, Stress, StressFamily, StressPoint
+from soulsync.inference.card import GroupStress, Stress, StressFamily, StressPoint
+from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import logit, sigmoid
 from soulsync.questionnaire import GROUPS
 from soulsync.training.recipe import STRESS_ODDS_RATIOS, STRESS_STEEPNESS_POINTS

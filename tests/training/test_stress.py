@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soulsync.inference.card import Estimate, Stress
+from soulsync.inference.card import Stress
+from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import sigmoid
 from soulsync.questionnaire import PROFESSIONAL, STUDENT
 
