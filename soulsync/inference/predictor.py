@@ -15,7 +15,11 @@ import numpy as np
 
 from soulsync.inference.backends import Backend
 from soulsync.inference.probability_map import GroupMap, apply_to_rows
-from soulsync.questionnaire import KEYS
+from soulsync.questionnaire import GROUP_KEY, KEYS
+
+#: The answers a factor may name: every one but the person's group (student or working
+#: professional), which no one can act on, and for which their threshold already accounts.
+FACTOR_COLUMNS = tuple(column for column, key in enumerate(KEYS) if key != GROUP_KEY)
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,15 @@ class Predictor:
         self.top_factors = top_factors
         self.probability_map = dict(probability_map) if probability_map else None
         self._reference_codes = [references[key] for key in KEYS]
-        # Row 0 of each questionnaire's block is itself; row j + 1 has answer j replaced by its
-        # reference: where _SWAPPED is True, the block takes _REFERENCES.
-        width = len(KEYS)
-        self._swapped = np.vstack([np.zeros((1, width), bool), np.eye(width, dtype=bool)])
+        # Row 0 of each questionnaire's block is itself; row m + 1 has the answer of column
+        # FACTOR_COLUMNS[m] replaced by its reference: where _swapped is True, the block takes
+        # _references.
+        width, rows = len(KEYS), len(FACTOR_COLUMNS) + 1
+        self._swapped = np.zeros((rows, width), bool)
+        for row, column in enumerate(FACTOR_COLUMNS, start=1):
+            self._swapped[row, column] = True
         self._references = np.broadcast_to(
-            np.array(self._reference_codes, dtype=np.float32), (width + 1, width)
+            np.array(self._reference_codes, dtype=np.float32), (rows, width)
         )
 
     def probabilities(self, codes: np.ndarray) -> np.ndarray:
@@ -75,14 +82,14 @@ class Predictor:
     def predict(self, answers: Sequence[Mapping[str, int]]) -> Predictions:
         """Score each questionnaire and attribute its score, all in one model call.
 
-        Each questionnaire becomes 11 rows: itself, and itself with each answer in turn
-        replaced by the reference answer; the differences are the factors.
+        Each questionnaire becomes ten rows: itself, and itself with each answer but the group
+        in turn replaced by the reference answer; the differences are the factors.
         """
-        count, width = len(answers), len(KEYS)
+        count, width, block = len(answers), len(KEYS), len(FACTOR_COLUMNS) + 1
         rows = [[a[key] for key in KEYS] for a in answers]
         codes = np.array(rows, dtype=np.int64)
         variants = np.where(self._swapped, self._references, codes[:, None, :].astype(np.float32))
-        scores = self._scored(variants.reshape(-1, width)).reshape(count, width + 1)
+        scores = self._scored(variants.reshape(-1, width)).reshape(count, block)
         effects = scores[:, :1] - scores[:, 1:]
         order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, : self.top_factors]
 
@@ -91,9 +98,14 @@ class Predictor:
         effect_lists, order_lists = effects.tolist(), order.tolist()
         factors = [
             tuple(
-                Factor(KEYS[j], rows[i][j], self._reference_codes[j], effect_lists[i][j])
-                for j in order_lists[i]
-                if effect_lists[i][j] != 0.0
+                Factor(
+                    KEYS[column := FACTOR_COLUMNS[m]],
+                    rows[i][column],
+                    self._reference_codes[column],
+                    effect_lists[i][m],
+                )
+                for m in order_lists[i]
+                if effect_lists[i][m] != 0.0
             )
             for i in range(count)
         ]

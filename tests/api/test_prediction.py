@@ -215,6 +215,16 @@ def test_factors_explain_the_score(client) -> None:
         )
 
 
+@pytest.mark.parametrize("group", [0, 1])
+def test_the_persons_group_is_never_a_factor(client, group: int) -> None:
+    """No one can act on being a student or a professional, and the group's threshold already
+    accounts for it: even where it moves the score most, it is not listed."""
+    for pressure in range(1, 6):
+        body = {**CONTRACT_EXAMPLE, "WorkOrStudent": group, "Pressure": pressure}
+        keys = [f["key"] for f in post(client, "/predict", body).get_json()["factors"]]
+        assert "WorkOrStudent" not in keys and len(keys) == 3
+
+
 def test_batch_results_are_in_order(client) -> None:
     variants = [{**CONTRACT_EXAMPLE, "Pressure": p, "SuicidalTh": p % 2} for p in range(1, 6)]
     response = post(client, "/predict/batch", {"questionnaires": variants})
