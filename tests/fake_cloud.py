@@ -136,5 +136,11 @@ def revisions(labels_by_name: dict[str, dict[str, str]]) -> list[dict[str, Any]]
     ]
 
 
-def labels(commit_time: int, model: str = "cf4fa57fd6d3") -> dict[str, str]:
+#: The shipped model's version: a revision labelled with it serves the same model as the build.
+SHIPPED_VERSION = json.loads(
+    (Path(__file__).resolve().parents[1] / "soulsync" / "model" / "model_card.json").read_text()
+)["version"]
+
+
+def labels(commit_time: int, model: str = SHIPPED_VERSION) -> dict[str, str]:
     return {"commit-sha": "f" * 40, "commit-time": str(commit_time), "model-version": model}

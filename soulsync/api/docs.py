@@ -20,15 +20,16 @@ TITLE = "SoulSync model service"
 
 DESCRIPTION = f"""\
 Depression-risk **screening** for the SoulSync companion app. After the app's daily ten-question
-questionnaire, the backend sends the answers here and receives a screening result, a calibrated
-probability, a risk level, the answers that drove the score and, whenever the person reported
-suicidal thoughts or the result is Depression, where to get help.
+questionnaire, the backend sends the answers here and receives a screening result, an estimated
+probability (docs/model.md says how far it holds for the app's users), a risk level, the answers
+that drove the score and, whenever the person reported suicidal thoughts or the result is
+Depression, where to get help.
 
 **{texts.NOTICE}**
 
 The questions, their codes and labels are served by `GET /questionnaire`. Errors share one
-shape: `{{"code", "status", "message", "errors"}}`; a validation error (422) names each bad field
-under `errors.json` with what it accepts.
+shape, `{{"code", "status", "message"}}`; a validation error (422) adds `errors`, naming each bad
+field under `errors.json` with what it accepts.
 """
 
 blp = Blueprint("docs", __name__, template_folder="templates")

@@ -149,7 +149,12 @@ class PredictionSchema(Schema):
     status = Fixed("success")
     probability = Rounded(
         required=True,
-        metadata={"description": "Estimated probability of depression (calibrated, 0 to 1)."},
+        metadata={
+            "description": "Estimated probability of depression, 0 to 1: calibrated for the "
+            "population the served model was fitted or recalibrated on (`GET /model`: "
+            "`limitations`, and `recalibration` for a recalibrated model); docs/model.md says "
+            "how far it holds for the app's users."
+        },
     )
     threshold = Rounded(
         required=True,
