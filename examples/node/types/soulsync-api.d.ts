@@ -17,8 +17,17 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: never;
-                header?: never;
+                query?: {
+                    /**
+                     * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+                     * @example id
+                     */
+                    lang?: components["parameters"]["lang"];
+                };
+                header?: {
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    "Accept-Language"?: components["parameters"]["Accept-Language"];
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -56,15 +65,22 @@ export interface paths {
          * The ten questions, their codes and labels
          * @description The service's own definition of the questionnaire, so that clients render their forms
          *     from it: each question's key (the JSON key to send), its text, its kind (categorical or
-         *     scale) and every allowed code with its label. `?lang=id` gives Indonesian texts.
+         *     scale) and every allowed code with its label. `?lang=id` (or Accept-Language: id) gives
+         *     Indonesian texts.
          */
         get: {
             parameters: {
                 query?: {
-                    /** @description Language of texts and labels: en (default) or id. */
-                    lang?: "en" | "id";
+                    /**
+                     * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+                     * @example id
+                     */
+                    lang?: components["parameters"]["lang"];
                 };
-                header?: never;
+                header?: {
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    "Accept-Language"?: components["parameters"]["Accept-Language"];
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -80,7 +96,6 @@ export interface paths {
                     };
                 };
                 401: components["responses"]["UNAUTHORIZED"];
-                422: components["responses"]["UNPROCESSABLE_ENTITY"];
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -157,8 +172,17 @@ export interface paths {
          */
         post: {
             parameters: {
-                query?: never;
-                header?: never;
+                query?: {
+                    /**
+                     * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+                     * @example id
+                     */
+                    lang?: components["parameters"]["lang"];
+                };
+                header?: {
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    "Accept-Language"?: components["parameters"]["Accept-Language"];
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -244,8 +268,17 @@ export interface paths {
          */
         post: {
             parameters: {
-                query?: never;
-                header?: never;
+                query?: {
+                    /**
+                     * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+                     * @example id
+                     */
+                    lang?: components["parameters"]["lang"];
+                };
+                header?: {
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    "Accept-Language"?: components["parameters"]["Accept-Language"];
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -332,8 +365,17 @@ export interface paths {
          */
         post: {
             parameters: {
-                query?: never;
-                header?: never;
+                query?: {
+                    /**
+                     * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+                     * @example id
+                     */
+                    lang?: components["parameters"]["lang"];
+                };
+                header?: {
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    "Accept-Language"?: components["parameters"]["Accept-Language"];
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -772,12 +814,47 @@ export interface components {
             log_loss: number;
             brier: number;
             ece: number;
+            /** @default null */
+            calibration_slope: number | null;
+            /** @default null */
+            calibration_intercept: number | null;
         };
         Evaluation: {
             rows: number;
             positives: number;
             scores: components["schemas"]["Scores"];
             decisions: components["schemas"]["Decisions"];
+        };
+        Estimate: {
+            value: number;
+            low: number;
+            high: number;
+        };
+        ProbabilityFigures: {
+            rows: number;
+            positives: number;
+            log_loss: components["schemas"]["Estimate"];
+            ece: components["schemas"]["Estimate"];
+            /** @default null */
+            calibration_slope: components["schemas"]["Estimate"] | (Record<string, never> | null);
+            /** @default null */
+            calibration_intercept: components["schemas"]["Estimate"] | (Record<string, never> | null);
+        };
+        StressPoint: {
+            steepness: number;
+            odds_ratio: number;
+        };
+        GroupStress: {
+            refinement: number;
+            calibration_loss: number;
+            worst_calibration_loss: number;
+            worst_at: components["schemas"]["StressPoint"];
+        };
+        Stress: {
+            groups: {
+                [key: string]: components["schemas"]["GroupStress"];
+            };
+            criterion: components["schemas"]["Estimate"];
         };
         CandidateResult: {
             name: string;
@@ -791,11 +868,38 @@ export interface components {
             by_group: {
                 [key: string]: components["schemas"]["Evaluation"];
             };
+            /** @default null */
+            out_of_fold: {
+                [key: string]: components["schemas"]["ProbabilityFigures"];
+            } | null;
+            /** @default null */
+            test: {
+                [key: string]: components["schemas"]["ProbabilityFigures"];
+            } | null;
+            /** @default null */
+            stress: components["schemas"]["Stress"] | (Record<string, never> | null);
+        };
+        StressFamily: {
+            description: string;
+            steepness: {
+                [key: string]: unknown;
+            };
+            steepness_points: number;
+            odds_ratios: number[];
+            shared_score_slopes: {
+                [key: string]: number;
+            };
         };
         Selection: {
             rule: string;
             chosen: string;
             candidates: components["schemas"]["CandidateResult"][];
+            /** @default null */
+            reason: string | null;
+            /** @default null */
+            stress_family: components["schemas"]["StressFamily"] | (Record<string, never> | null);
+            /** @default null */
+            what_would_change: string[] | null;
         };
         GroupedEvaluation: {
             all: components["schemas"]["Evaluation"];
@@ -868,6 +972,45 @@ export interface components {
             tflite: string;
             report: string;
         };
+        GroupMap: {
+            intercept: number;
+            slope: number;
+        };
+        ProbabilityMap: {
+            rule: string;
+            groups: {
+                [key: string]: components["schemas"]["GroupMap"];
+            };
+        };
+        GroupRecalibration: {
+            status: string;
+            note: string;
+            rows: number;
+            positives: number;
+            map: components["schemas"]["GroupMap"];
+            before: components["schemas"]["ProbabilityFigures"];
+            before_decisions: components["schemas"]["Decisions"];
+            /** @default null */
+            after: components["schemas"]["ProbabilityFigures"] | (Record<string, never> | null);
+            /** @default null */
+            after_decisions: components["schemas"]["Decisions"] | (Record<string, never> | null);
+        };
+        Recalibration: {
+            base_version: string;
+            base_name: string;
+            data: components["schemas"]["SourceFile"][];
+            method: string;
+            held_out: string;
+            minimum: string;
+            groups: {
+                [key: string]: components["schemas"]["GroupRecalibration"];
+            };
+            code_sha256: string;
+            libraries: {
+                [key: string]: string;
+            };
+            report: string;
+        };
         ModelCard: {
             format: number;
             name: string;
@@ -888,6 +1031,10 @@ export interface components {
             intended_use: string;
             limitations: string[];
             artifacts: components["schemas"]["Artifacts"];
+            /** @default null */
+            probability_map: components["schemas"]["ProbabilityMap"] | (Record<string, never> | null);
+            /** @default null */
+            recalibration: components["schemas"]["Recalibration"] | (Record<string, never> | null);
         };
         Questionnaire: {
             /**
@@ -980,7 +1127,7 @@ export interface components {
              * @example success
              */
             status: string;
-            /** @description Estimated probability of depression (calibrated, 0 to 1). */
+            /** @description Estimated probability of depression, 0 to 1: calibrated for the population the served model was fitted or recalibrated on (`GET /model`: `limitations`, and `recalibration` for a recalibrated model); docs/model.md says how far it holds for the app's users. */
             probability: number;
             /** @description The probability from which the result is Depression, for this person's group (students or working professionals, from WorkOrStudent): each group has its own, chosen to find at least 90 % of that group's people at risk. See `GET /model`, `decision`. */
             threshold: number;
@@ -989,6 +1136,8 @@ export interface components {
              * @enum {string}
              */
             risk_level: "low" | "moderate" | "high" | "very_high";
+            /** @description The risk level in words, in the reply's language (for example 'Moderate risk'). Only in replies to a client that asks for a language (Accept-Language or `lang`), so that the replies of the old clients stay exactly as they were. */
+            readonly risk_level_text?: string;
             model_version: string;
             /** @description The answers that moved this score most, largest effect first. */
             factors: components["schemas"]["Factor"][];
@@ -1090,15 +1239,6 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unprocessable Entity */
-        UNPROCESSABLE_ENTITY: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error"];
-            };
-        };
         /** @description Bad Request */
         BAD_REQUEST: {
             headers: {
@@ -1154,7 +1294,15 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description The language of the reply's texts, for clients that cannot set Accept-Language: en (English), id (Indonesian); a regional tag such as id-ID names its language. It comes before Accept-Language; English when neither asks for a language the service speaks. The reply says which in Content-Language.
+         * @example id
+         */
+        lang: string;
+        /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+        "Accept-Language": string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
