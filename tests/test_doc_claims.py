@@ -62,8 +62,7 @@ NOT_RUN_HERE = {
     "python3 scripts/smoke.py": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
-    "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it "
-    "writes",
+    "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",
     ".venv/bin/python -m tests.shifted": "reads ../shared/data and takes minutes; its figures "
     "are quoted in docs/model.md with this command",
     "cd examples/node": "tests/e2e/test_node_example.py runs the example's npm ci and node",
