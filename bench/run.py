@@ -366,7 +366,7 @@ def in_process(rounds: int = 9, calls: int = 2000) -> dict[str, float]:
 
 
 def predictor_call_us(path: Path, calls: int) -> dict[str, float]:
-    """One screening (11 model rows: the answers and their 10 attributions) and one bare model
+    """One screening (10 model rows: the answers and their 9 attributions) and one bare model
     call (1 row), in-process, median microseconds."""
     import numpy as np
 
@@ -461,7 +461,7 @@ def report(results: dict[str, Any]) -> str:
     lines.append("")
     for backend, p in results["predictor"].items():
         lines.append(
-            f"screening alone, {backend:7s}: {p['screening_us']:8.1f} us (11 model rows); "
+            f"screening alone, {backend:7s}: {p['screening_us']:8.1f} us (10 model rows); "
             f"model call {p['model_call_us']:8.1f} us (1 row)"
         )
     inproc = results["in_process"]
