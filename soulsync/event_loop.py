@@ -42,9 +42,10 @@ def running_on_gevent() -> bool:
 
 
 def took_too_long() -> HTTPException:
-    """408, and the connection closed: what is left of the body cannot be read as a request."""
+    """408 (the server then closes the connection, soulsync/server.py: what is left of the
+    body cannot be read as a request)."""
     try:
-        abort(408, message=texts.REQUEST_TIMEOUT, headers={"Connection": "close"})
+        abort(408, message=texts.REQUEST_TIMEOUT)
     except HTTPException as error:
         return error
     raise AssertionError("abort returned")

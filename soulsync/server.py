@@ -6,7 +6,12 @@ silence, headers or a body trickled) cannot take the workers away from everyone 
 (docs/performance.md has the comparison with gthread, from make bench and
 bench/slow_clients.py).
 
-gunicorn has no public hook for two protections, so they stand here, each with its test:
+gunicorn has no public hook for three protections, so they stand here, each with its test:
+- gunicorn reads and discards whatever body the app left unread before it parses the
+  connection's next request, however long (a Content-Length of a gigabyte, a million chunks),
+  and ignores an app's `Connection: close`: `post_request` reads at most `LEFTOVER_BYTES` of
+  it, within `LEFTOVER_SECONDS`, and beyond that closes the connection with the request's own
+  `force_close()` (tests/e2e/test_hostile_clients.py).
 - gunicorn's own messages about a malformed request carry the client's bytes (the request
   line, a header): `WithheldClientBytes` lets through only gunicorn's messages known to hold
   none and withholds the text of every other (tests/e2e/test_hostile_clients.py).
@@ -95,7 +100,31 @@ class _LoopErrors:
         pass
 
 
+#: The most of a body the app left unread that the server reads, and for how long, to keep
+#: the connection for its next request; beyond either, the connection is closed.
+LEFTOVER_BYTES = 64 * 1024
+LEFTOVER_SECONDS = 1.0
+_READ_SIZE = 8 * 1024
+
+
+def read_to_its_end(body: Any) -> bool:
+    """Whether the request's body (WSGI's `wsgi.input`) ends within `LEFTOVER_BYTES` and
+    `LEFTOVER_SECONDS`: a body the app read in full ends at once."""
+    try:
+        with gevent.Timeout(LEFTOVER_SECONDS):
+            for _ in range(LEFTOVER_BYTES // _READ_SIZE + 1):
+                if not body.read(_READ_SIZE):
+                    return True
+    except (gevent.Timeout, Exception):  # too slow, or framing the server cannot read
+        return False
+    return False
+
+
 def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """After each reply: close the connection rather than read a long unread body, then let
+    the other connections have their turn."""
+    if not read_to_its_end(environ.get("wsgi.input")):
+        req.force_close()
     take_turn()
 
 

@@ -141,10 +141,16 @@ def in_background(function, *args, **kwargs) -> Future:
 
 
 def read_reply(client: socket.socket) -> tuple[int, bytes]:
-    """(status, body) of the one HTTP/1.1 reply on a connection the server closes after it."""
+    """(status, body) of the one HTTP/1.1 reply on a connection the server closes after it
+    (a reset after the reply, from a server that closed with the request's body unread, ends
+    it as well)."""
     data = b""
-    while chunk := client.recv(65536):
-        data += chunk
+    try:
+        while chunk := client.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        if not data:
+            raise
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 
