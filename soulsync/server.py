@@ -41,7 +41,13 @@ _GUNICORN_OWN = (
     "Shutting down:",
     "Reason:",
     "Worker (pid:",
+    "WORKER TIMEOUT",
     "Worker graceful timeout",
+    "graceful stop of workers",
+    "Quick shutdown requested",
+    "Hang up:",
+    "Unhandled signal:",
+    "Ignoring unknown signal:",
     "Autorestarting worker",
     "Control socket",
     "Arbiter booted",
@@ -82,7 +88,8 @@ class _LoopErrors:
     """What gevent's loop would print on stderr, as one JSON log line per report."""
 
     def __init__(self) -> None:
-        self.logger = logging.getLogger("gunicorn.error")
+        # The service's logger, not gunicorn's: gunicorn's withholds what it does not know.
+        self.logger = logging.getLogger("soulsync.server")
         self.buffer = ""
 
     def write(self, text: str) -> int:
