@@ -148,11 +148,22 @@ def negotiate(header: str | None, query: str | None) -> str | None:
     if not header and not query:
         return None
     for preferences in (query, header):
-        if preferences:
-            best = parse_accept_header(preferences, LanguageAccept).best_match(_MATCHES)
-            if best is not None:
-                return ALIASES.get(best, best)
+        if preferences and (best := _best_spoken(preferences)) is not None:
+            return best
     return SOURCE_LANGUAGE
+
+
+def _best_spoken(preferences: str) -> str | None:
+    """The language the service speaks that `preferences` (an Accept-Language value) rates
+    highest, a regional tag standing for its language (RFC 4647's lookup): `en-US,id;q=0.5`
+    is English. Werkzeug's `best_match` would take the exact `id` over the regional `en-US`,
+    whatever their quality values."""
+    rated = parse_accept_header(preferences, LanguageAccept)
+    for tag, quality in sorted(rated, key=lambda rating: -rating[1]):
+        language = tag.split("-", 1)[0].lower()
+        if quality > 0 and language in _MATCHES:
+            return ALIASES.get(language, language)
+    return None
 
 
 def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, Any]]) -> Speeches:

@@ -277,6 +277,9 @@ def test_the_old_backends_call_gets_the_same_bytes(app, client) -> None:
         ("id-ID", "id"),
         ("in-ID", "id"),  # Android's old code for Indonesian
         ("en-US,en;q=0.9,id;q=0.8", "en"),
+        ("en-US,id;q=0.5", "en"),  # a regional tag stands for its language
+        ("EN-gb,ID;q=0.9", "en"),
+        ("fr,id-ID;q=0.8,en;q=0.5", "id"),
         ("id;q=0.5,en;q=0.9", "en"),
         ("fr-FR,id;q=0.3", "id"),
         ("fr", "en"),  # a language the service does not speak: English, never an error
