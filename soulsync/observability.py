@@ -113,7 +113,7 @@ def finish_request(response: Response) -> Response:
         # The route, not the path: a path is whatever the client typed.
         "requestUrl": rule,
         "status": status,
-        "responseSize": str(response.calculate_content_length() or 0),
+        # No responseSize: a reply with the support block is longer, so its size tells the result.
         "latency": f"{seconds:.6f}s",
         "protocol": current.environ.get("SERVER_PROTOCOL", ""),
     }
