@@ -26,6 +26,9 @@ API_KEY_HEADER = "X-API-Key"
 OPEN_PATHS = ("/health", "/healthz", "/readyz", "/docs", "/reference", "/openapi.json")
 #: The one path the loopback metrics port serves without a key: the collector's scrape.
 METRICS_PATH = "/metrics"
+#: A batch's body may hold this many bytes per questionnaire allowed (the longest questionnaire,
+#: written with labels, is a few hundred).
+BATCH_BYTES_PER_QUESTIONNAIRE = 1024
 #: The API-key rule as every page states it.
 KEY_RULE = (
     f"When the service runs with API keys, every request needs one in the {API_KEY_HEADER} "
@@ -170,7 +173,8 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         4096,
         _positive_int,
         "Largest body of one questionnaire (POST /predict, POST /prediction/) in bytes; a "
-        "larger one gets 413. A batch may have 1,024 bytes per questionnaire of its limit.",
+        "larger one gets 413. A batch may have "
+        f"{BATCH_BYTES_PER_QUESTIONNAIRE:,} bytes per questionnaire of its limit.",
     ),
     _service(
         "MAX_CONTENT_LENGTH",

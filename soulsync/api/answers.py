@@ -14,7 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from soulsync import texts
 from soulsync.api.parsing import BodyLimits
-from soulsync.config import DEFAULTS
+from soulsync.config import BATCH_BYTES_PER_QUESTIONNAIRE, DEFAULTS
 from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
 from soulsync.translations import LANGUAGES
 
@@ -25,9 +25,6 @@ REPORTED_BAD_ITEMS = 10
 #: Objects and arrays one questionnaire's body may hold (itself, and whatever the keys beyond
 #: the ten, which are ignored, hold).
 CONTAINERS_PER_QUESTIONNAIRE = 8
-#: A batch's body may hold this many bytes per questionnaire allowed (the longest questionnaire,
-#: written with labels, is a few hundred).
-BATCH_BYTES_PER_QUESTIONNAIRE = 1024
 
 
 class BaseSchema(Schema):

@@ -161,8 +161,8 @@ class PredictionSchema(Schema):
         metadata={
             "description": "The probability from which the result is Depression, for this "
             "person's group (students or working professionals, from WorkOrStudent): each group "
-            "has its own, chosen to find at least 90 % of that group's people at risk. See "
-            "`GET /model`, `decision`."
+            "has its own, chosen to find at least a set share of that group's people at risk: "
+            "`GET /model`, `decision`, says which share and how."
         },
     )
     risk_level = fields.String(
@@ -307,7 +307,7 @@ class BatchView(MethodView):
     def post(self, batch: dict[str, list[dict[str, int]]]) -> dict[str, Any]:
         """Screen many questionnaires in one call
 
-        Up to the batch limit (500 by default) questionnaires, scored in one model call; the
+        Up to the batch limit (see `questionnaires`) questionnaires, scored in one model call; the
         results come back in the order sent. If any questionnaire is invalid, nothing is scored
         and the 422 reply names each bad one by its index.
         """

@@ -63,7 +63,8 @@ HELD_OUT = (
 )
 MINIMUM = (
     f"a group is re-fitted only with at least {evaluation.CALIBRATION_MINIMUM} labelled rows of "
-    "each outcome: ten per parameter of the map, and a threshold found at the 90 % recall that "
+    "each outcome: ten per parameter of the map, and a threshold found at the "
+    f"{evaluation.TARGET_RECALL:.0%} recall that "
     "rests on the eighteenth-highest positive or lower, not on one or two people; a group with "
     "fewer keeps its present map and rule"
 )

@@ -359,7 +359,7 @@ export interface paths {
         put?: never;
         /**
          * Screen many questionnaires in one call
-         * @description Up to the batch limit (500 by default) questionnaires, scored in one model call; the
+         * @description Up to the batch limit (see `questionnaires`) questionnaires, scored in one model call; the
          *     results come back in the order sent. If any questionnaire is invalid, nothing is scored
          *     and the 422 reply names each bad one by its index.
          */
@@ -1129,7 +1129,7 @@ export interface components {
             status: string;
             /** @description Estimated probability of depression, 0 to 1: calibrated for the population the served model was fitted or recalibrated on (`GET /model`: `limitations`, and `recalibration` for a recalibrated model); docs/model.md says how far it holds for the app's users. */
             probability: number;
-            /** @description The probability from which the result is Depression, for this person's group (students or working professionals, from WorkOrStudent): each group has its own, chosen to find at least 90 % of that group's people at risk. See `GET /model`, `decision`. */
+            /** @description The probability from which the result is Depression, for this person's group (students or working professionals, from WorkOrStudent): each group has its own, chosen to find at least a set share of that group's people at risk: `GET /model`, `decision`, says which share and how. */
             threshold: number;
             /**
              * @description `low`: below the threshold of the person's group (students or working professionals), so the result is No Depression. `moderate`, `high`, `very_high`: rising bands from that threshold up, each meaning the result is Depression. Each group's threshold and the probabilities where `high` and `very_high` start are in `GET /model`, under `decision`.
