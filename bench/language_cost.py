@@ -38,20 +38,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from soulsync.questionnaire import CONTRACT_EXAMPLE as CONTRACT
+
 ROOT = Path(__file__).resolve().parents[1]
 
-CONTRACT = {
-    "Gender": 1,
-    "WorkOrStudent": 0,
-    "Pressure": 4,
-    "Satisfaction": 3,
-    "SleepDr": 2,
-    "DietHabits": 1,
-    "SuicidalTh": 0,
-    "WSHours": 8,
-    "FinancialStress": 3,
-    "FamHistory": 1,
-}
 BODIES = {"contract": CONTRACT, "support": {**CONTRACT, "SuicidalTh": 1}}
 ASKING = {
     "no language": ({}, ""),
