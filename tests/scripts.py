@@ -24,6 +24,7 @@ def load(name: str) -> ModuleType:
 
 
 manifest = load("manifest")
+model_changes = load("model_changes")
 smoke = load("smoke")
 smoke_expected = load("smoke_expected")
 release = load("release")
