@@ -139,6 +139,19 @@ def test_version_is_derived_from_the_provenance_not_the_weights(trained) -> None
     assert len(card.weights_sha256) == 64
 
 
+def test_the_version_covers_every_module_training_imports() -> None:
+    """A module that shapes the card (the drift reference's bins, the card's types) changes the
+    version when it changes, without anyone listing it; the HTTP layer and the service's own
+    version do not."""
+    from soulsync.training.export import PROJECT, code_files
+
+    names = {path.relative_to(PROJECT).as_posix() for path in code_files()}
+    assert {"training/stages.py", "questionnaire.py", "evaluation.py"} <= names
+    assert {"inference/monitoring.py", "inference/card.py", "inference/decision.py"} <= names
+    assert not any(name.startswith("api/") for name in names)
+    assert "__init__.py" not in names and "app.py" not in names
+
+
 def test_same_data_and_code_give_the_same_model(trained, survey_dir: Path, tmp_path) -> None:
     from soulsync.training.pipeline import run
 
