@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from soulsync import evaluation
-from soulsync.inference import monitoring, probability_map
+from soulsync import code_version, evaluation
+from soulsync.inference import monitoring
 from soulsync.inference.backends import Backend
 from soulsync.inference.card import (
     Decision,
@@ -74,13 +74,8 @@ REFERENCE_SOURCE = (
     "reference"
 )
 RECALIBRATION_REPORT = "recalibration.html"
-#: The code that determines a recalibration (part of the new version).
-CODE_FILES = (
-    Path(__file__).resolve(),
-    Path(evaluation.__file__).resolve(),
-    Path(probability_map.__file__).resolve(),
-    Path(rules_of.__file__).resolve(),
-)
+#: The code that determines a recalibration: this package and what it imports (its version).
+PACKAGE = Path(__file__).resolve().parent
 LIBRARIES = ("numpy", "scikit-learn", "ai-edge-litert")
 
 
@@ -228,20 +223,13 @@ def _sources(paths: list[Path], export: Export) -> list[SourceFile]:
     return found
 
 
-def _code_sha256() -> str:
-    digest = hashlib.sha256()
-    for path in CODE_FILES:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def _version(base_version: str, sources: list[SourceFile]) -> str:
     """A short hash of what determines the recalibrated model: the base model, the local data,
     the code and libraries, and the settings; the same inputs give the same version."""
     determined = {
         "base_version": base_version,
         "data_sha256": [source.sha256 for source in sources],
-        "code_sha256": _code_sha256(),
+        "code_sha256": code_version.code_sha256(PACKAGE),
         "libraries": {name: metadata.version(name) for name in LIBRARIES},
         "settings": {
             "folds": RECALIBRATION_FOLDS,
@@ -310,7 +298,7 @@ def _card(
             held_out=HELD_OUT,
             minimum=MINIMUM,
             groups=results,
-            code_sha256=_code_sha256(),
+            code_sha256=code_version.code_sha256(PACKAGE),
             libraries={name: metadata.version(name) for name in LIBRARIES},
             report=RECALIBRATION_REPORT,
         ),

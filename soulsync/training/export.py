@@ -3,7 +3,6 @@ checksum, and the version, derived from what determines the model."""
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
 import io
@@ -18,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from soulsync import code_version
 from soulsync.inference.backends import LiteBackend
 from soulsync.inference.card import Parity, Provenance
 
@@ -33,60 +33,12 @@ def to_tflite(model: keras.Model) -> bytes:
 
 
 #: The code that determines a model and its card: every module of the training package (a new
-#: stage counts without being listed) and every module of the project they import, however
-#: deeply (the questionnaire it encodes, the decision rule, the card's types and figures, the
-#: drift reference's bins), found by reading their imports rather than kept as a list.
+#: stage counts without being listed) and every project module they import, however deeply.
 TRAINING_PACKAGE = Path(__file__).resolve().parent
-PROJECT = TRAINING_PACKAGE.parent
-
-
-def _module_file(name: str) -> Path | None:
-    """The file of project module `name` (soulsync.x.y), if it is one. The project's own
-    `__init__` holds only the service's version, which does not determine a model."""
-    parts = name.split(".")
-    if parts[0] != PROJECT.name or len(parts) == 1:
-        return None
-    base = PROJECT.parent.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imported(path: Path) -> set[Path]:
-    """The project's modules that the module at `path` imports (and their packages)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            for end in range(1, len(parts) + 1):  # a module's packages run too
-                if (file := _module_file(".".join(parts[:end]))) is not None:
-                    found.add(file)
-    return found
-
-
-def code_files() -> list[Path]:
-    files: set[Path] = set()
-    pending = set(TRAINING_PACKAGE.glob("*.py"))
-    while pending:
-        path = pending.pop()
-        files.add(path)
-        pending |= _imported(path) - files
-    return sorted(files)
 
 
 def code_sha256() -> str:
-    digest = hashlib.sha256()
-    for path in code_files():
-        name = path.relative_to(PROJECT).as_posix()
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return code_version.code_sha256(TRAINING_PACKAGE)
 
 
 #: The libraries whose versions determine the weights.

@@ -143,9 +143,10 @@ def test_the_version_covers_every_module_training_imports() -> None:
     """A module that shapes the card (the drift reference's bins, the card's types) changes the
     version when it changes, without anyone listing it; the HTTP layer and the service's own
     version do not."""
-    from soulsync.training.export import PROJECT, code_files
+    from soulsync.code_version import PROJECT, code_files
+    from soulsync.training.export import TRAINING_PACKAGE
 
-    names = {path.relative_to(PROJECT).as_posix() for path in code_files()}
+    names = {path.relative_to(PROJECT).as_posix() for path in code_files(TRAINING_PACKAGE)}
     assert {"training/stages.py", "questionnaire.py", "evaluation.py"} <= names
     assert {"inference/monitoring.py", "inference/card.py", "inference/decision.py"} <= names
     assert not any(name.startswith("api/") for name in names)
