@@ -42,8 +42,8 @@ def running_on_gevent() -> bool:
 
 
 def took_too_long() -> HTTPException:
-    """408 (the server then closes the connection, soulsync/server.py: what is left of the
-    body cannot be read as a request)."""
+    """408; the server then closes the connection if the body has not ended (soulsync/server.py):
+    what is left of it cannot be read as a request."""
     try:
         abort(408, message=texts.REQUEST_TIMEOUT)
     except HTTPException as error:

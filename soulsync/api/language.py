@@ -160,7 +160,7 @@ def _best_spoken(preferences: str) -> str | None:
     whatever their quality values."""
     rated = parse_accept_header(preferences, LanguageAccept)
     for tag, quality in sorted(rated, key=lambda rating: -rating[1]):
-        language = tag.split("-", 1)[0].lower()
+        language = tag.replace("_", "-").split("-", 1)[0].lower()  # id_ID: Java's Locale
         if quality > 0 and language in _MATCHES:
             return ALIASES.get(language, language)
     return None

@@ -84,8 +84,7 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
             _too_large(chunked, limits, allowed)
         raise
     except Exception:  # the server's framing errors (a malformed chunked body, say)
-        # The server closes the connection after the reply (soulsync/server.py): what is left
-        # of the body cannot be read as the next request.
+        # gunicorn then closes the connection: where the next request would start is unknown.
         abort(400, message=texts.UNREADABLE_BODY)
     if chunked and len(data) >= allowed:
         # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
@@ -110,7 +109,8 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
 
 def _too_large(chunked: bool, limits: BodyLimits, allowed: int) -> NoReturn:
     """413 for a body over the endpoint's limit; 411 for one within it but sent in chunks. The
-    rest of the body is not read: the server closes the connection (soulsync/server.py)."""
+    rest of the body is not read: beyond 64 KiB the server closes the connection
+    (soulsync/server.py)."""
     if chunked and allowed < limits.max_bytes:
         abort(411, message=texts.LENGTH_REQUIRED.format(limit=allowed))
     abort(413, message=texts.TOO_LARGE.format(limit=limits.max_bytes))

@@ -276,6 +276,8 @@ def test_the_old_backends_call_gets_the_same_bytes(app, client) -> None:
         ("id", "id"),
         ("id-ID", "id"),
         ("in-ID", "id"),  # Android's old code for Indonesian
+        ("in_ID", "id"),  # as Java's Locale.toString() writes it
+        ("id_ID,en;q=0.5", "id"),
         ("en-US,en;q=0.9,id;q=0.8", "en"),
         ("en-US,id;q=0.5", "en"),  # a regional tag stands for its language
         ("EN-gb,ID;q=0.9", "en"),
