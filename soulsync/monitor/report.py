@@ -7,15 +7,10 @@ import html
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; a scheduled job has no screen
-
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from soulsync.evaluation import calibration_bins
+from soulsync.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.monitoring import score_bins
 from soulsync.monitor import Monitoring
 from soulsync.questionnaire import BY_KEY, GROUP_KEY, GROUPS, KEYS
@@ -94,17 +89,9 @@ def _outcomes_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path)
         roc_axes.legend(loc="lower right", fontsize=8)
     roc_axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
     roc_axes.set(xlabel="false positive rate", ylabel="recall", title=f"ROC, {group}")
-    bins = calibration_bins(labels, probabilities)
     calibration_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
-    calibration_axes.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", label="export")
-    calibration_axes.set(
-        xlabel="mean predicted probability",
-        ylabel="observed rate",
-        title=f"Reliability, {group}",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    calibration_axes.legend(loc="upper left", fontsize=8)
+    reliability_curve(calibration_axes, labels, probabilities, "export", counts=False)
+    reliability_axes(calibration_axes, f"Reliability, {group}")
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
     plt.close(figure)

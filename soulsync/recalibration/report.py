@@ -9,13 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; a scheduled job has no screen
-
-import matplotlib.pyplot as plt
-
-from soulsync.evaluation import calibration_bins
+from soulsync.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
 from soulsync.inference.model_folder import write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
@@ -55,25 +49,8 @@ def _diagram(found: Recalibrated, group: str, path: Path) -> None:
     if rows.after is not None:
         curves.append(("after (cross-fitted)", rows.after, "tab:blue"))
     for label, probabilities, color in curves:
-        bins = calibration_bins(rows.labels, probabilities)
-        axes.plot([b[0] for b in bins], [b[1] for b in bins], marker="o", color=color, label=label)
-        for predicted, observed, count in bins:
-            axes.annotate(
-                str(count),
-                (predicted, observed),
-                textcoords="offset points",
-                xytext=(4, -10),
-                fontsize=7,
-                color=color,
-            )
-    axes.set(
-        xlabel="mean predicted probability",
-        ylabel="observed rate",
-        title=f"Reliability, {group} (rows per bin)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    axes.legend(loc="upper left", fontsize=8)
+        reliability_curve(axes, rows.labels, probabilities, label, color)
+    reliability_axes(axes, f"Reliability, {group} (rows per bin)")
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
     plt.close(figure)

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; there is no screen on a build machine
-
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from soulsync.evaluation import calibration_bins
+from soulsync.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.card import ModelCard
 from soulsync.questionnaire import GROUPS
 
@@ -39,23 +34,8 @@ def write_report(
             roc_axes.plot(fpr, tpr, color=color, label=f"{name} (AUC {figures.scores.roc_auc:.3f})")
             decisions = figures.decisions
             roc_axes.plot([1 - decisions.specificity], [decisions.recall], marker="o", color=color)
-        bins = calibration_bins(y, p)
-        calibration_axes.plot(
-            [b[0] for b in bins],
-            [b[1] for b in bins],
-            marker="o",
-            color=color,
-            label=f"{name} (ECE {figures.scores.ece:.3f})",
-        )
-        for predicted, observed, count in bins:
-            calibration_axes.annotate(
-                str(count),
-                (predicted, observed),
-                textcoords="offset points",
-                xytext=(4, -10),
-                fontsize=7,
-                color=color,
-            )
+        label = f"{name} (ECE {figures.scores.ece:.3f})"
+        reliability_curve(calibration_axes, y, p, label, color)
         calibration_axes.axvline(
             threshold, color=color, linestyle="--", label=f"{name} threshold {threshold:.3f}"
         )
@@ -65,14 +45,7 @@ def write_report(
         title="ROC curve, test split (dot: the group's threshold)",
     )
     roc_axes.legend(loc="lower right", fontsize=8)
-    calibration_axes.set(
-        xlabel="mean predicted probability",
-        ylabel="observed rate",
-        title="Reliability diagram, test split (rows per bin)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    calibration_axes.legend(loc="upper left", fontsize=8)
+    reliability_axes(calibration_axes, "Reliability diagram, test split (rows per bin)")
     figure.suptitle(f"SoulSync depression screening model {card.version} ({card.model.candidate})")
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
