@@ -11,7 +11,7 @@ The policy is PromQL over the drift counters that Managed Service for Prometheus
 every instance (soulsync_score_bins_total, soulsync_predictions_total; the collector sidecar,
 docs/monitoring.md): per group, over the last day, the population stability index of the score
 bins and of the results against the reference's shares, with the cut-offs and the share floor of
-soulsync/inference/monitoring.py, so that it reads the figures GET /monitoring reads, for all
+soulsync/inference/drift.py, so that it reads the figures GET /monitoring reads, for all
 instances together. A group with fewer than MINIMUM_COUNT questionnaires in the window is not
 judged, as GET /monitoring withholds its figures.
 """
@@ -22,8 +22,8 @@ import argparse
 import json
 from pathlib import Path
 
+from soulsync.inference.drift import MINIMUM_COUNT, SHARE_FLOOR, SHIFT_FROM
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
-from soulsync.inference.monitoring import MINIMUM_COUNT, SHARE_FLOOR, SHIFT_FROM
 from soulsync.metrics import PREDICTIONS, SCORE_BINS
 from soulsync.questionnaire import NEGATIVE_RESULT, POSITIVE_RESULT
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from soulsync.analysis.rule_choice import answer_space
 from soulsync.inference.model_folder import CARD_FILE, TFLITE_FILE
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import GROUPS
-from soulsync.training.decision import answer_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "soulsync" / "model"

@@ -17,8 +17,8 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import RequestRedirect
 
 from soulsync import api, config, event_loop, observability, security
+from soulsync.inference.drift import SCORE_EDGES, CountLayout
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
-from soulsync.inference.monitoring import SCORE_EDGES, CountLayout
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LiveCounts, ServiceMetrics
 

@@ -83,8 +83,8 @@ def _monitor(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the report needs matplotlib and scikit-learn (the optional
     # `monitor` extra, which the service never loads).
     try:
+        from soulsync.analysis.exports import ExportError
         from soulsync.monitor import MonitorError, monitor
-        from soulsync.monitor.exports import ExportError
         from soulsync.monitor.report import write_report
     except ModuleNotFoundError as error:
         print(missing_extra("monitor", error), file=sys.stderr)
@@ -120,7 +120,7 @@ def _monitor(args: argparse.Namespace) -> int:
 def _recalibrate(args: argparse.Namespace) -> int:
     # Imported here for the same reason as in _monitor: the `monitor` extra.
     try:
-        from soulsync.monitor.exports import ExportError
+        from soulsync.analysis.exports import ExportError
         from soulsync.recalibration import RecalibrationError, recalibrate
         from soulsync.recalibration.report import write_folder
     except ModuleNotFoundError as error:

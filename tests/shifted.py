@@ -30,13 +30,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from soulsync.app import create_app
-from soulsync.evaluation import (
+from soulsync.analysis.evaluation import (
     calibration_line,
     decisions,
     expected_calibration_error,
     logistic_fit,
 )
+from soulsync.app import create_app
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, TFLITE_FILE
 from soulsync.inference.probability_map import logit, sigmoid
 from soulsync.questionnaire import GROUPS, KEYS, QUESTIONS

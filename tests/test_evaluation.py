@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.inference.probability_map import logit, sigmoid
 
 pytest.importorskip("sklearn", reason="the figures need the 'monitor' or 'train' extra")

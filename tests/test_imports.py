@@ -27,9 +27,9 @@ LAZY_IMPORTS = {
     ("soulsync/cli.py", "_check_model", "soulsync.training.check"),
     ("soulsync/cli.py", "_check_model", "soulsync.training.data"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor"),
-    ("soulsync/cli.py", "_monitor", "soulsync.monitor.exports"),
+    ("soulsync/cli.py", "_monitor", "soulsync.analysis.exports"),
     ("soulsync/cli.py", "_monitor", "soulsync.monitor.report"),
-    ("soulsync/cli.py", "_recalibrate", "soulsync.monitor.exports"),
+    ("soulsync/cli.py", "_recalibrate", "soulsync.analysis.exports"),
     ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration"),
     ("soulsync/cli.py", "_recalibrate", "soulsync.recalibration.report"),
     ("soulsync/inference/backends.py", "__init__", "keras"),
@@ -109,7 +109,7 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
     [
         (
             "soulsync/api",
-            ("soulsync.training", "tensorflow", "keras", "soulsync.app", "soulsync.evaluation"),
+            ("soulsync.training", "tensorflow", "keras", "soulsync.app", "soulsync.analysis"),
             (),
         ),
         (
@@ -124,7 +124,7 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
                 "soulsync.logs",
                 "soulsync.texts",
                 "prometheus_client",
-                "soulsync.evaluation",
+                "soulsync.analysis",
                 "sklearn",
                 "matplotlib",
             ),
@@ -132,15 +132,29 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
         ),
         (
             "soulsync/monitor",
-            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app"),
+            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app", "soulsync.training"),
             (),
         ),
         (
             "soulsync/recalibration",
-            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app"),
+            ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app", "soulsync.training"),
             (),
         ),
-        ("soulsync/evaluation.py", ("flask", "tensorflow", "keras", "soulsync.api"), ()),
+        # The TensorFlow-free floor that training, the monitor and recalibration share.
+        (
+            "soulsync/analysis",
+            (
+                "tensorflow",
+                "keras",
+                "flask",
+                "soulsync.api",
+                "soulsync.app",
+                "soulsync.training",
+                "soulsync.monitor",
+                "soulsync.recalibration",
+            ),
+            (),
+        ),
         # The ground floor: the questionnaire reads its labels in every language from the
         # catalogs, which import nothing of the project.
         ("soulsync/questionnaire.py", ("soulsync",), ("soulsync.translations",)),

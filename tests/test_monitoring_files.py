@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import pytest
 
-from soulsync.inference.monitoring import MINIMUM_COUNT, SHIFT_FROM, psi
+from soulsync.inference.drift import MINIMUM_COUNT, SHIFT_FROM, psi
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
 from tests.e2e.gunicorn_server import free_port
 

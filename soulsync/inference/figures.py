@@ -1,6 +1,6 @@
 """The figures a model card reports about a set of predictions: threshold-free scores,
 estimates with intervals, the decisions at a threshold, and evaluations of all rows and of each
-group. Typed once; evaluation.py computes them, the card holds them."""
+group. Typed once; soulsync/analysis/evaluation.py computes them, the card holds them."""
 
 from __future__ import annotations
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from soulsync import evaluation
-from soulsync.inference import monitoring
+from soulsync.analysis import evaluation
+from soulsync.analysis.exports import Export, read_exports
+from soulsync.inference import drift
+from soulsync.inference.drift import CountLayout, Figure, GroupDrift, Status
 from soulsync.inference.model_folder import ServingCard
-from soulsync.inference.monitoring import CountLayout, Figure, GroupDrift, Status
 from soulsync.inference.screening import Screener
-from soulsync.monitor.exports import Export, read_exports
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
 
 #: The bootstrap intervals' seed: the same export gives the same report.
@@ -53,7 +53,7 @@ class Monitoring:
 
     @property
     def status(self) -> Status:
-        return monitoring.worst({self.group_mix.status} | {d.worst for d in self.groups.values()})
+        return drift.worst({self.group_mix.status} | {d.worst for d in self.groups.values()})
 
     def summary(self) -> dict[str, Any]:
         export = self.export
@@ -65,7 +65,7 @@ class Monitoring:
             "from": export.first_time.isoformat() if export.first_time else None,
             "to": export.last_time.isoformat() if export.last_time else None,
             "ignored_columns": export.ignored_columns,
-            **monitoring.summary(self.group_mix, self.groups),
+            **drift.summary(self.group_mix, self.groups),
         }
         for group, outcomes in self.outcomes.items():
             found["groups"][group]["outcomes"] = outcomes
@@ -94,8 +94,8 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
         card=card,
         probabilities=probabilities,
         flagged=flagged,
-        group_mix=monitoring.group_mix(card.reference, layout, counts),
-        groups=monitoring.drift(card.reference, layout, counts),
+        group_mix=drift.group_mix(card.reference, layout, counts),
+        groups=drift.drift_by_group(card.reference, layout, counts),
     )
     if export.outcomes is not None:
         for code, name in GROUPS.items():

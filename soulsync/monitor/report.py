@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from soulsync.charts import plt, reliability_axes, reliability_curve
-from soulsync.inference.monitoring import score_bins
+from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
+from soulsync.inference.drift import score_bins
 from soulsync.monitor import Monitoring
 from soulsync.questionnaire import BY_KEY, GROUP_KEY, GROUPS, KEYS
 

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from soulsync import code_version, evaluation
-from soulsync.inference import monitoring
+from soulsync.analysis import evaluation, rule_choice, versions
+from soulsync.analysis.drift_reference import build_reference
+from soulsync.analysis.exports import Export, read_exports
+from soulsync.inference import drift
 from soulsync.inference.backends import Backend
 from soulsync.inference.card import (
     Decision,
@@ -42,10 +44,7 @@ from soulsync.inference.decision import flag
 from soulsync.inference.figures import Decisions, ProbabilityFigures
 from soulsync.inference.probability_map import IDENTITY, GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
-from soulsync.monitor.exports import Export, read_exports
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
-from soulsync.training import decision as rules_of
-from soulsync.training.reference import build_reference
 
 RECALIBRATION_FOLDS = 5
 RECALIBRATION_SEED = 20241101
@@ -70,7 +69,7 @@ MINIMUM = (
 )
 REFERENCE_SOURCE = (
     "the local export(s) this model was recalibrated on, scored by the recalibrated model; a "
-    f"group with fewer than {monitoring.MINIMUM_COUNT} rows there keeps the base model's "
+    f"group with fewer than {drift.MINIMUM_COUNT} rows there keeps the base model's "
     "reference"
 )
 RECALIBRATION_REPORT = "recalibration.html"
@@ -150,7 +149,7 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
         )
         new_map = {name: maps[name]}
         try:
-            decisions[name] = rules_of.decide_group(
+            decisions[name] = rule_choice.decide_group(
                 name,
                 labels,
                 after,
@@ -160,7 +159,7 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
                 ),
                 RECALIBRATION_SEED,
             )
-        except rules_of.RuleError as error:
+        except rule_choice.RuleError as error:
             raise RecalibrationError(
                 f"{error}: on these outcomes the group's rule would not keep every band "
                 "(docs/model.md)"
@@ -229,7 +228,7 @@ def _version(base_version: str, sources: list[SourceFile]) -> str:
     determined = {
         "base_version": base_version,
         "data_sha256": [source.sha256 for source in sources],
-        "code_sha256": code_version.code_sha256(PACKAGE),
+        "code_sha256": versions.code_sha256(PACKAGE),
         "libraries": {name: metadata.version(name) for name in LIBRARIES},
         "settings": {
             "folds": RECALIBRATION_FOLDS,
@@ -261,7 +260,7 @@ def _card(
     local = build_reference(export.answers, groups, mapped, rules, REFERENCE_SOURCE)
     reference_groups = {
         name: local.groups[name]
-        if name in local.groups and local.groups[name].rows >= monitoring.MINIMUM_COUNT
+        if name in local.groups and local.groups[name].rows >= drift.MINIMUM_COUNT
         else base.reference.groups[name]
         for name in GROUPS.values()
     }
@@ -298,7 +297,7 @@ def _card(
             held_out=HELD_OUT,
             minimum=MINIMUM,
             groups=results,
-            code_sha256=code_version.code_sha256(PACKAGE),
+            code_sha256=versions.code_sha256(PACKAGE),
             libraries={name: metadata.version(name) for name in LIBRARIES},
             report=RECALIBRATION_REPORT,
         ),

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from soulsync.charts import plt, reliability_axes, reliability_curve
+from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
 from soulsync.inference.model_folder import write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError

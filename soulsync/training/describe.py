@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.inference.card import (
     CandidateResult,
     Count,

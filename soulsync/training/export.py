@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from soulsync import code_version
+from soulsync.analysis import versions
 from soulsync.inference.backends import LiteBackend
 from soulsync.inference.card import Parity, Provenance
 
@@ -38,7 +38,7 @@ TRAINING_PACKAGE = Path(__file__).resolve().parent
 
 
 def code_sha256() -> str:
-    return code_version.code_sha256(TRAINING_PACKAGE)
+    return versions.code_sha256(TRAINING_PACKAGE)
 
 
 #: The libraries whose versions determine the weights.

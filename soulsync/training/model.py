@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.questionnaire import GROUP_KEY, KEYS, QUESTIONS, STUDENT, Kind, Question
 
 INPUT_NAME = "answers"

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
+from soulsync.analysis.drift_reference import build_reference
+from soulsync.analysis.rule_choice import decide
 from soulsync.inference.card import (
     CARD_FORMAT,
     Artifacts,
@@ -32,7 +34,6 @@ from soulsync.inference.model_folder import (
 )
 from soulsync.questionnaire import QUESTIONS
 from soulsync.training.data import load_dataset
-from soulsync.training.decision import decide
 from soulsync.training.describe import (
     INTENDED_USE,
     WHAT_WOULD_CHANGE,
@@ -53,7 +54,6 @@ from soulsync.training.export import (
 )
 from soulsync.training.model import encoding_of
 from soulsync.training.recipe import FOLDS, SEED, SELECTION_RULE, configuration
-from soulsync.training.reference import build_reference
 from soulsync.training.report import write_report
 from soulsync.training.stages import (
     Progress,

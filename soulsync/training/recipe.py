@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from soulsync import evaluation
-from soulsync.inference.monitoring import SCORE_EDGES
-from soulsync.training.decision import BAND_STARTS
+from soulsync.analysis import evaluation
+from soulsync.analysis.rule_choice import BAND_STARTS
+from soulsync.inference.drift import SCORE_EDGES
 from soulsync.training.model import CANDIDATES
 
 SEED = 20241101

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from soulsync.charts import plt, reliability_axes, reliability_curve
+from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.card import ModelCard
 from soulsync.questionnaire import GROUPS
 

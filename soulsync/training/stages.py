@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.inference.card import StressFamily
 from soulsync.inference.figures import Scores
 from soulsync.training.data import Dataset

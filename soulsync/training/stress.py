@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.inference.card import GroupStress, Stress, StressFamily, StressPoint
 from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import logit, sigmoid

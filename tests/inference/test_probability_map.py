@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from soulsync.analysis.rule_choice import answer_space
 from soulsync.app import create_app
 from soulsync.inference.backends import LiteBackend, ModelLoadError
 from soulsync.inference.model_folder import (
@@ -23,7 +24,6 @@ from soulsync.inference.predictor import Predictor
 from soulsync.inference.probability_map import GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import CONTRACT_EXAMPLE, GROUP_KEY, KEYS, PROFESSIONAL, STUDENT
-from soulsync.training.decision import answer_space
 from tests.inference.test_screening import RULES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

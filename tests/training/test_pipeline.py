@@ -143,12 +143,12 @@ def test_the_version_covers_every_module_training_imports() -> None:
     """A module that shapes the card (the drift reference's bins, the card's types) changes the
     version when it changes, without anyone listing it; the HTTP layer and the service's own
     version do not."""
-    from soulsync.code_version import PROJECT, code_files
+    from soulsync.analysis.versions import PROJECT, code_files
     from soulsync.training.export import TRAINING_PACKAGE
 
     names = {path.relative_to(PROJECT).as_posix() for path in code_files(TRAINING_PACKAGE)}
-    assert {"training/stages.py", "questionnaire.py", "evaluation.py"} <= names
-    assert {"inference/monitoring.py", "inference/card.py", "inference/decision.py"} <= names
+    assert {"training/stages.py", "questionnaire.py", "analysis/evaluation.py"} <= names
+    assert {"inference/drift.py", "inference/card.py", "inference/decision.py"} <= names
     assert not any(name.startswith("api/") for name in names)
     assert "__init__.py" not in names and "app.py" not in names
 

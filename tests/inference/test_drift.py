@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soulsync.inference import monitoring
+from soulsync.inference import drift
+from soulsync.inference.drift import CountLayout, Status, psi, score_bins, status_of
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
-from soulsync.inference.monitoring import CountLayout, Status, psi, score_bins, status_of
 from soulsync.questionnaire import CONTRACT_EXAMPLE, KEYS, QUESTIONS
 
 CARD = read_card(DEFAULT_MODEL_PATH)
@@ -47,10 +47,10 @@ def test_each_answer_lands_in_its_own_slot() -> None:
 
 def test_few_questionnaires_withhold_every_share() -> None:
     layout = CountLayout(CARD.reference.score_edges)
-    answers = np.array([[CONTRACT_EXAMPLE[k] for k in KEYS]] * (monitoring.MINIMUM_COUNT - 1))
+    answers = np.array([[CONTRACT_EXAMPLE[k] for k in KEYS]] * (drift.MINIMUM_COUNT - 1))
     n = len(answers)
     counts = layout.count(answers, np.full(n, 0.3), np.zeros(n, bool))
-    students = monitoring.drift(CARD.reference, layout, counts)["students"]
+    students = drift.drift_by_group(CARD.reference, layout, counts)["students"]
     assert students.questionnaires == n and students.flagged_share is None
     assert {figure.status for figure in students.figures} == {Status.TOO_FEW}
     assert {figure.psi for figure in students.figures} == {None}

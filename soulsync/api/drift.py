@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
-from soulsync.inference import monitoring
-from soulsync.inference.monitoring import SCOPE_INSTANCE, Status
+from soulsync.inference import drift
+from soulsync.inference.drift import SCOPE_INSTANCE, Status
 
 blp = Blueprint(
     "monitoring", __name__, description="Whether the model still fits the people it screens."
@@ -82,15 +82,15 @@ class MonitoringView(MethodView):
         current = state()
         reference = current.screener.card.reference
         reply: dict[str, Any] = {
-            "scope": monitoring.SCOPE_INSTANCE,
+            "scope": drift.SCOPE_INSTANCE,
             "model_version": current.screener.version,
             "reference_available": reference is not None,
         }
         if reference is None:
             return reply | {"status": "too_few", "group_mix": None, "groups": {}}
         layout, counts = current.live.layout, current.live.published()
-        mix = monitoring.group_mix(reference, layout, counts)
-        return reply | monitoring.summary(mix, monitoring.drift(reference, layout, counts))
+        mix = drift.group_mix(reference, layout, counts)
+        return reply | drift.summary(mix, drift.drift_by_group(reference, layout, counts))
 
     get.__doc__ = f"""Drift of this instance's traffic
 
@@ -98,8 +98,8 @@ class MonitoringView(MethodView):
         question's answers, of the scores and of the results against the reference saved with
         the model at training, the share flagged against the reference's, how many
         questionnaires each figure rests on, and a status per figure: `ok` below
-        {monitoring.WATCH_FROM}, `watch` from {monitoring.WATCH_FROM}, `shift` from
-        {monitoring.SHIFT_FROM}, `too_few` below {monitoring.MINIMUM_COUNT} questionnaires of the
+        {drift.WATCH_FROM}, `watch` from {drift.WATCH_FROM}, `shift` from
+        {drift.SHIFT_FROM}, `too_few` below {drift.MINIMUM_COUNT} questionnaires of the
         group (its figures are then withheld). One instance sees only its own traffic since it
         started; `soulsync monitor` reads an export of all of it.
         """

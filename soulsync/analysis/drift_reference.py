@@ -10,7 +10,7 @@ import numpy as np
 
 from soulsync.inference.card import GroupReference, Reference
 from soulsync.inference.decision import DecisionRule, flag
-from soulsync.inference.monitoring import SCORE_EDGES, score_bins
+from soulsync.inference.drift import SCORE_EDGES, score_bins
 from soulsync.questionnaire import GROUPS, QUESTIONS
 
 SOURCE = "the development part of the survey (the rows the shipped model was fit on), scored by "

@@ -214,7 +214,9 @@ def summary(mix: Figure, groups: dict[str, GroupDrift]) -> dict[str, object]:
     }
 
 
-def drift(reference: Reference, layout: CountLayout, counts: np.ndarray) -> dict[str, GroupDrift]:
+def drift_by_group(
+    reference: Reference, layout: CountLayout, counts: np.ndarray
+) -> dict[str, GroupDrift]:
     """Each group's figures: every question, the score and the result, against the reference.
     A group with fewer than MINIMUM_COUNT questionnaires gets counts and `too_few`, no shares."""
     found = {}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from soulsync import evaluation
+from soulsync.analysis import evaluation
 from soulsync.inference.card import Band, Decision, GroupDecision
 from soulsync.inference.decision import DecisionRule, RiskLevel
 from soulsync.questionnaire import GROUP_KEY, GROUPS, QUESTIONS

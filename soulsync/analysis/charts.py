@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from soulsync.evaluation import calibration_bins
+from soulsync.analysis.evaluation import calibration_bins
 
 __all__ = ["plt", "reliability_axes", "reliability_curve"]
 

@@ -8,7 +8,7 @@ import ast
 import hashlib
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def _module_file(name: str) -> Path | None:
