@@ -63,7 +63,7 @@ def psi_query(counter: str, label: str, version: str, shares: dict[tuple[str, st
 
 def policy(model_path: Path = DEFAULT_MODEL_PATH) -> dict:
     card = read_card(model_path)
-    reference = card.reference
+    reference = card.drift_reference
     if reference is None:
         raise SystemExit(f"{model_path}: its card has no drift reference")
     edges = [*(str(edge) for edge in reference.score_edges), "+Inf"]

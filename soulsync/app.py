@@ -82,7 +82,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
 def count_screenings(screener: Screener, service_metrics: ServiceMetrics) -> LiveCounts:
     """Count what the screener sees (answers, scores, results per group) for /metrics and
     /monitoring: aggregates only."""
-    reference = screener.card.reference
+    reference = screener.card.drift_reference
     edges = reference.score_edges if reference is not None else SCORE_EDGES
     return LiveCounts(CountLayout(edges), screener.version, service_metrics)
 

@@ -90,16 +90,18 @@ def _monitor(args: argparse.Namespace) -> int:
         print(missing_extra("monitor", error), file=sys.stderr)
         return FAILED
     try:
-        found = monitor(args.exports, args.model)
-        written = write_report(found, args.out)
+        monitoring = monitor(args.exports, args.model)
+        written = write_report(monitoring, args.out)
     except (ExportError, MonitorError, ModelLoadError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return FAILED
     except Exception as error:  # exit 1 means `shift` to a scheduled job: never a crash
         print(f"error: soulsync monitor failed: {type(error).__name__}: {error}", file=sys.stderr)
         return FAILED
-    summary = found.summary()
-    print(f"{summary['rows']} questionnaires, model {summary['model_version']}: {found.status}")
+    summary = monitoring.summary()
+    print(
+        f"{summary['rows']} questionnaires, model {summary['model_version']}: {monitoring.status}"
+    )
     mix = summary["group_mix"]
     print(f"  group mix: {mix['status']}" + (f" ({mix['psi']:.3f})" if mix["psi"] else ""))
     for group, drift in summary["groups"].items():
@@ -114,7 +116,7 @@ def _monitor(args: argparse.Namespace) -> int:
                 f"{outcomes['calibration_intercept']['value']:.2f}: {due}"
             )
     print(f"report: {written[-1]}; summary: {written[0]}")
-    return 1 if found.status == "shift" else 0
+    return 1 if monitoring.status == "shift" else 0
 
 
 def _recalibrate(args: argparse.Namespace) -> int:
@@ -127,8 +129,8 @@ def _recalibrate(args: argparse.Namespace) -> int:
         print(missing_extra("recalibrate", error), file=sys.stderr)
         return FAILED
     try:
-        found = recalibrate(args.exports, args.model)
-        write_folder(found, args.model, args.out)
+        recalibrated = recalibrate(args.exports, args.model)
+        write_folder(recalibrated, args.model, args.out)
     except (ExportError, RecalibrationError, ModelLoadError, OSError) as error:
         print(f"error: {error}\nnothing was written", file=sys.stderr)
         return FAILED
@@ -139,7 +141,7 @@ def _recalibrate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return FAILED
-    card = found.card
+    card = recalibrated.card
     assert card.recalibration is not None
     print(f"model {card.version}, recalibrated from {card.recalibration.base_version}:")
     for group, result in card.recalibration.groups.items():
@@ -196,22 +198,22 @@ def parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_train)
 
-    check = commands.add_parser(
+    check_model = commands.add_parser(
         "check-model",
         help="retrain and compare with the shipped model",
         description="Retrain on the survey files into a temporary folder and compare with the "
         "shipped model: the same version, and the same probabilities and results on every row.",
     )
-    check.add_argument("--data", type=Path, required=True, help=train_data_help)
-    check.add_argument(
+    check_model.add_argument("--data", type=Path, required=True, help=train_data_help)
+    check_model.add_argument(
         "--model",
         type=Path,
         default=SHIPPED_MODEL_DIR,
         help="the model folder to compare with (default: the shipped one, %(default)s)",
     )
-    check.set_defaults(handler=_check_model)
+    check_model.set_defaults(handler=_check_model)
 
-    watch = commands.add_parser(
+    monitor = commands.add_parser(
         "monitor",
         help="drift report from exports of answers",
         description="Score exports of answers (CSV or JSON lines: the ten wire keys, as codes "
@@ -220,22 +222,22 @@ def parser() -> argparse.ArgumentParser:
         "Exit status: 0, or 1 when any figure reads `shift`, 2 for an export that cannot be "
         "read.",
     )
-    watch.add_argument("exports", type=Path, nargs="+", help="CSV or .jsonl files")
-    watch.add_argument(
+    monitor.add_argument("exports", type=Path, nargs="+", help="CSV or .jsonl files")
+    monitor.add_argument(
         "--model",
         type=Path,
         default=DEFAULT_MODEL_PATH,
         help="the model file (default: the shipped one, %(default)s)",
     )
-    watch.add_argument(
+    monitor.add_argument(
         "--out",
         type=Path,
         default=Path("monitoring-report"),
         help="folder for the report (default: %(default)s)",
     )
-    watch.set_defaults(handler=_monitor)
+    monitor.set_defaults(handler=_monitor)
 
-    refit = commands.add_parser(
+    recalibrate = commands.add_parser(
         "recalibrate",
         help="fit a model's probabilities to local outcomes, into a new model folder",
         description="Fit each group's probabilities to exports of answers with outcomes (the "
@@ -244,17 +246,19 @@ def parser() -> argparse.ArgumentParser:
         "a card with the map and a new version, and recalibration.html. Exit status: 0, or 2 "
         "when nothing could be recalibrated (nothing is written then).",
     )
-    refit.add_argument("exports", type=Path, nargs="+", help="CSV or .jsonl files with outcomes")
-    refit.add_argument(
+    recalibrate.add_argument(
+        "exports", type=Path, nargs="+", help="CSV or .jsonl files with outcomes"
+    )
+    recalibrate.add_argument(
         "--model",
         type=Path,
         default=DEFAULT_MODEL_PATH,
         help="the model file to recalibrate (default: the shipped one, %(default)s)",
     )
-    refit.add_argument(
+    recalibrate.add_argument(
         "--out", type=Path, required=True, help="the new model folder (must not exist yet)"
     )
-    refit.set_defaults(handler=_recalibrate)
+    recalibrate.set_defaults(handler=_recalibrate)
 
     openapi = commands.add_parser(
         "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."

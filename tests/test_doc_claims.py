@@ -301,7 +301,7 @@ def test_figures_quoted_from_the_model_card(screener) -> None:
     card's (GET /model)."""
     card = screener.card
     integration = (ROOT / "docs" / "integration.md").read_text(encoding="utf-8")
-    thresholds = {g: d.threshold for g, d in card.card.decision.groups.items()}
+    thresholds = {g: d.threshold for g, d in card.model_card.decision.groups.items()}
     quoted = re.search(
         r"thresholds are ([\d.]+) for students and ([\d.]+) for working", integration
     )
@@ -311,11 +311,11 @@ def test_figures_quoted_from_the_model_card(screener) -> None:
     assert thresholds["professionals"] <= 0.07 and thresholds["students"] > 0.40
     runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
     shares = re.search(r"([\d.]+) of students and ([\d.]+) of professionals", runbook)
-    flagged = {g: reference.flagged for g, reference in card.reference.groups.items()}
+    flagged = {g: reference.flagged for g, reference in card.drift_reference.groups.items()}
     assert float(shares[1]) == round(flagged["students"], 2)
     assert float(shares[2]) == round(flagged["professionals"], 2)
     out_of_fold = re.search(r"docs/model.md's (\d+) % and (\d+) %", runbook)
-    groups = card.card.decision.groups
+    groups = card.model_card.decision.groups
     assert int(out_of_fold[1]) == round(100 * groups["students"].at_threshold.flagged)
     assert int(out_of_fold[2]) == round(100 * groups["professionals"].at_threshold.flagged)
 

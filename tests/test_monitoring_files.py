@@ -228,7 +228,7 @@ def test_drift_alert_computes_what_get_monitoring_computes(client, screener, tmp
         ],
     }
     policy = drift_alert.policy()
-    card_reference = screener.card.reference
+    card_reference = screener.card.drift_reference
     expected_index = {}
     for condition in policy["conditions"]:
         query = condition["conditionPrometheusQueryLanguage"]["query"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from soulsync.inference.card import GroupReference, Reference
+from soulsync.inference.card import DriftReference, GroupDriftReference
 from soulsync.inference.decision import DecisionRule, flag
 from soulsync.inference.drift import SCORE_EDGES, score_bins
 from soulsync.questionnaire import GROUPS, QUESTIONS
@@ -23,7 +23,7 @@ def build_reference(
     probabilities: np.ndarray,
     rules: Mapping[str, DecisionRule],
     source: str = SOURCE,
-) -> Reference:
+) -> DriftReference:
     flagged = flag(probabilities, groups, rules)
     bins = score_bins(SCORE_EDGES, probabilities)
     by_group = {}
@@ -32,7 +32,7 @@ def build_reference(
         count = int(rows.sum())
         if count == 0:  # a group absent from the rows has no reference here
             continue
-        by_group[name] = GroupReference(
+        by_group[name] = GroupDriftReference(
             rows=count,
             answers={
                 q.key: [float((answers[rows, i] == c).mean()) for c in q.codes]
@@ -41,4 +41,4 @@ def build_reference(
             scores=(np.bincount(bins[rows], minlength=len(SCORE_EDGES) + 1) / count).tolist(),
             flagged=float(flagged[rows].mean()),
         )
-    return Reference(source=source, score_edges=list(SCORE_EDGES), groups=by_group)
+    return DriftReference(source=source, score_edges=list(SCORE_EDGES), groups=by_group)

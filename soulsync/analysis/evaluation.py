@@ -323,7 +323,8 @@ def decisions(labels: np.ndarray, flagged: np.ndarray) -> Decisions:
     )
 
 
-def evaluation(labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> Evaluation:
+def evaluate(labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> Evaluation:
+    """Every figure of a set of predictions and of the decisions made on them."""
     return Evaluation(
         rows=len(labels),
         positives=int(labels.sum()),
@@ -343,8 +344,8 @@ def grouped_evaluation(
     by_group = {}
     for code, name in GROUPS.items():
         rows = groups == code
-        by_group[name] = evaluation(labels[rows], probabilities[rows], flagged[rows])
-    return GroupedEvaluation(all=evaluation(labels, probabilities, flagged), by_group=by_group)
+        by_group[name] = evaluate(labels[rows], probabilities[rows], flagged[rows])
+    return GroupedEvaluation(all=evaluate(labels, probabilities, flagged), by_group=by_group)
 
 
 def spread(values: list[float]) -> Spread:

@@ -80,7 +80,7 @@ class MonitoringView(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:
         current = state()
-        reference = current.screener.card.reference
+        reference = current.screener.card.drift_reference
         reply: dict[str, Any] = {
             "scope": drift.SCOPE_INSTANCE,
             "model_version": current.screener.version,

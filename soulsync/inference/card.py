@@ -8,7 +8,7 @@ schema generated from it (`ModelCardSchema`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import marshmallow_dataclass
@@ -199,7 +199,7 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
-class Count:
+class RowCount:
     rows: int
     positives: int
 
@@ -209,9 +209,9 @@ class DataFacts:
     sources: list[SourceFile]
     rows: int
     positives: int
-    by_group: dict[str, Count]
+    by_group: dict[str, RowCount]
     seed: int
-    splits: dict[str, Count]
+    splits: dict[str, RowCount]
 
 
 @dataclass(frozen=True)
@@ -232,24 +232,27 @@ class Parity:
 
 
 @dataclass(frozen=True)
-class GroupReference:
+class GroupDriftReference:
     """A group's answers and scores in the data the model learned from, for drift checks."""
 
     rows: int
     #: Per question, the share of each option, in the order of its codes.
     answers: dict[str, list[float]]
-    #: Share of scores in each bin of `Reference.score_edges`.
+    #: Share of scores in each bin of `DriftReference.score_edges`.
     scores: list[float]
     #: Share whose result is Depression.
     flagged: float
 
 
 @dataclass(frozen=True)
-class Reference:
+class DriftReference:
+    """How each group answered and was scored in the data the model was fit on: what drift is
+    measured against (the card's `reference`)."""
+
     source: str
     #: Inner edges of the score bins (bin i holds edges[i-1] < p <= edges[i]).
     score_edges: list[float]
-    groups: dict[str, GroupReference]
+    groups: dict[str, GroupDriftReference]
 
 
 @dataclass(frozen=True)
@@ -323,13 +326,14 @@ class ModelCard:
     parity: Parity
     data: DataFacts
     provenance: Provenance
-    reference: Reference
+    #: `reference` in the card's JSON.
+    drift_reference: DriftReference = field(metadata={"data_key": "reference"})
     intended_use: str
     limitations: list[str]
     artifacts: Artifacts
     #: Set by `soulsync recalibrate`: the map the service applies, and how it was made. The
     #: sections above it then describe the base model on the survey, except `version`,
-    #: `decision` and `reference`, which are the recalibrated model's.
+    #: `decision` and `reference` (the drift reference), which are the recalibrated model's.
     probability_map: ProbabilityMap | None = None
     recalibration: Recalibration | None = None
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from soulsync.inference.card import Reference
+from soulsync.inference.card import DriftReference
 from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS, QUESTIONS
 
 #: Inner edges of the bins scores are counted in: finer at both ends, where most scores of each
@@ -215,7 +215,7 @@ def summary(mix: Figure, groups: dict[str, GroupDrift]) -> dict[str, object]:
 
 
 def drift_by_group(
-    reference: Reference, layout: CountLayout, counts: np.ndarray
+    reference: DriftReference, layout: CountLayout, counts: np.ndarray
 ) -> dict[str, GroupDrift]:
     """Each group's figures: every question, the score and the result, against the reference.
     A group with fewer than MINIMUM_COUNT questionnaires gets counts and `too_few`, no shares."""
@@ -255,7 +255,7 @@ def drift_by_group(
     return found
 
 
-def group_mix(reference: Reference, layout: CountLayout, counts: np.ndarray) -> Figure:
+def group_mix(reference: DriftReference, layout: CountLayout, counts: np.ndarray) -> Figure:
     """The share of each group among the questionnaires, against the reference's."""
     seen = [layout.group_counts(counts, group).questionnaires for group in reference.groups]
     wanted = [expected.rows for expected in reference.groups.values()]

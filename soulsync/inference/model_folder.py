@@ -18,7 +18,7 @@ from typing import Any
 
 import marshmallow
 
-from soulsync.inference.card import MODEL_CARD_SCHEMA, ModelCard, Reference
+from soulsync.inference.card import MODEL_CARD_SCHEMA, DriftReference, ModelCard
 from soulsync.inference.decision import FALLBACK_THRESHOLD, DecisionRule, one_rule_for_everyone
 from soulsync.inference.probability_map import GroupMap
 from soulsync.questionnaire import GROUPS, KEYS, QUESTIONS
@@ -52,27 +52,27 @@ def write_card(card: ModelCard, folder: Path) -> Path:
 @dataclass(frozen=True)
 class ServingCard:
     """What the service needs of whatever card a model has: its version, each group's decision
-    rule, the reference answers of its factors, the document `GET /model` serves, and the
-    probability map of a recalibrated model."""
+    rule, the reference answer of each question (what a factor is measured against), the
+    document `GET /model` serves, and the probability map of a recalibrated model."""
 
     version: str
     rules: dict[str, DecisionRule]
-    references: dict[str, int]
+    reference_answers: dict[str, int]
     document: dict[str, Any] = field(repr=False)
     #: The typed card, for a card of format 2 or later; None for older ones.
-    card: ModelCard | None = field(default=None, repr=False)
+    model_card: ModelCard | None = field(default=None, repr=False)
 
     @property
     def probability_map(self) -> dict[str, GroupMap] | None:
         """Each group's map of the model's output, for a recalibrated model; None otherwise."""
-        if self.card is None or self.card.probability_map is None:
+        if self.model_card is None or self.model_card.probability_map is None:
             return None
-        return dict(self.card.probability_map.groups)
+        return dict(self.model_card.probability_map.groups)
 
     @property
-    def reference(self) -> Reference | None:
+    def drift_reference(self) -> DriftReference | None:
         """The drift reference, which only cards of the current format carry."""
-        return self.card.reference if self.card is not None else None
+        return self.model_card.drift_reference if self.model_card is not None else None
 
 
 def read_card(model_path: Path) -> ServingCard:
@@ -116,9 +116,9 @@ def read_card(model_path: Path) -> ServingCard:
     return ServingCard(
         version=card.version,
         rules=rules,
-        references={feature.key: feature.reference for feature in card.features},
+        reference_answers={feature.key: feature.reference for feature in card.features},
         document=document,
-        card=card,
+        model_card=card,
     )
 
 

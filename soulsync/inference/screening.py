@@ -87,7 +87,7 @@ class Screener:
             card = read_card(path)
         except CardError as error:
             raise ModelLoadError(path, str(error)) from error
-        predictor = Predictor(backend, card.references, top_factors, card.probability_map)
+        predictor = Predictor(backend, card.reference_answers, top_factors, card.probability_map)
         screener = cls(predictor, card)
         screener.screen([CONTRACT_EXAMPLE])  # warm-up: the first call allocates
         screener.load_seconds = time.perf_counter() - started

@@ -82,20 +82,20 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
     """Read the exports, score them with the model at `model_path`, and compare."""
     screener = Screener.load(model_path)
     card = screener.card
-    if card.reference is None:
+    if card.drift_reference is None:
         raise MonitorError(f"{model_path}: its model card has no drift reference (an older build)")
     export = read_exports(paths)
     probabilities, flagged = screener.score(export.answers)
     groups = export.answers[:, KEYS.index(GROUP_KEY)]
-    layout = CountLayout(card.reference.score_edges)
+    layout = CountLayout(card.drift_reference.score_edges)
     counts = layout.count(export.answers, probabilities, flagged)
     found = Monitoring(
         export=export,
         card=card,
         probabilities=probabilities,
         flagged=flagged,
-        group_mix=drift.group_mix(card.reference, layout, counts),
-        groups=drift.drift_by_group(card.reference, layout, counts),
+        group_mix=drift.group_mix(card.drift_reference, layout, counts),
+        groups=drift.drift_by_group(card.drift_reference, layout, counts),
     )
     if export.outcomes is not None:
         for code, name in GROUPS.items():
@@ -111,7 +111,7 @@ def outcome_figures(
     labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray
 ) -> dict[str, Any]:
     """One group's figures against its outcomes, and whether a recalibration is due."""
-    figures = evaluation.evaluation(labels, probabilities, flagged)
+    figures = evaluation.evaluate(labels, probabilities, flagged)
     calibration = evaluation.probability_figures(labels, probabilities, MONITOR_SEED)
     slope, intercept = calibration.calibration_slope, calibration.calibration_intercept
     enough = min(figures.positives, figures.rows - figures.positives) >= (

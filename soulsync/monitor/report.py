@@ -19,34 +19,36 @@ SUMMARY_FILE = "summary.json"
 PAGE_FILE = "index.html"
 
 
-def write_report(found: Monitoring, out_dir: Path) -> list[Path]:
+def write_report(monitoring: Monitoring, out_dir: Path) -> list[Path]:
     """Write the page, its charts and the summary into `out_dir`; the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = found.summary()
+    summary = monitoring.summary()
     written = [out_dir / SUMMARY_FILE]
     written[0].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    groups = found.export.answers[:, KEYS.index(GROUP_KEY)]
+    groups = monitoring.export.answers[:, KEYS.index(GROUP_KEY)]
     charts = []
     for code, group in GROUPS.items():
         rows = groups == code
         if not rows.any():
             continue
-        charts.append(_answers_chart(found, group, rows, out_dir / f"answers-{group}.png"))
-        charts.append(_scores_chart(found, group, rows, out_dir / f"scores-{group}.png"))
-        if found.export.outcomes is not None:
-            charts.append(_outcomes_chart(found, group, rows, out_dir / f"outcomes-{group}.png"))
+        charts.append(_answers_chart(monitoring, group, rows, out_dir / f"answers-{group}.png"))
+        charts.append(_scores_chart(monitoring, group, rows, out_dir / f"scores-{group}.png"))
+        if monitoring.export.outcomes is not None:
+            charts.append(
+                _outcomes_chart(monitoring, group, rows, out_dir / f"outcomes-{group}.png")
+            )
     page = out_dir / PAGE_FILE
     page.write_text(_page(summary, charts), encoding="utf-8")
     return [*written, *charts, page]
 
 
-def _answers_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
-    reference = found.card.reference.groups[group]
+def _answers_chart(monitoring: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    reference = monitoring.card.drift_reference.groups[group]
     keys = [key for key in KEYS if key != GROUP_KEY]
     figure, axes = plt.subplots(3, 3, figsize=(13, 10), dpi=80)
     for ax, key in zip(axes.ravel(), keys, strict=True):
         question = BY_KEY[key]
-        column = found.export.answers[rows, KEYS.index(key)]
+        column = monitoring.export.answers[rows, KEYS.index(key)]
         seen = [float((column == code).mean()) for code in question.codes]
         x = np.arange(len(question.codes))
         ax.bar(x - 0.2, reference.answers[key], 0.4, label="reference")
@@ -61,10 +63,10 @@ def _answers_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) 
     return path
 
 
-def _scores_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
-    reference = found.card.reference
+def _scores_chart(monitoring: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    reference = monitoring.card.drift_reference
     edges = reference.score_edges
-    bins = score_bins(edges, found.probabilities[rows])
+    bins = score_bins(edges, monitoring.probabilities[rows])
     seen = np.bincount(bins, minlength=len(edges) + 1) / rows.sum()
     labels = [f"≤{edge}" for edge in edges] + [f">{edges[-1]}"]
     x = np.arange(len(labels))
@@ -80,12 +82,12 @@ def _scores_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -
     return path
 
 
-def _outcomes_chart(found: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
-    labels, probabilities = found.export.outcomes[rows], found.probabilities[rows]
+def _outcomes_chart(monitoring: Monitoring, group: str, rows: np.ndarray, path: Path) -> Path:
+    labels, probabilities = monitoring.export.outcomes[rows], monitoring.probabilities[rows]
     figure, (roc_axes, calibration_axes) = plt.subplots(1, 2, figsize=(11, 5), dpi=80)
     if 0 < labels.sum() < len(labels):
         fpr, tpr, _ = roc_curve(labels, probabilities)
-        roc_axes.plot(fpr, tpr, label=f"AUC {found.outcomes[group]['roc_auc']:.3f}")
+        roc_axes.plot(fpr, tpr, label=f"AUC {monitoring.outcomes[group]['roc_auc']:.3f}")
         roc_axes.legend(loc="lower right", fontsize=8)
     roc_axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
     roc_axes.set(xlabel="false positive rate", ylabel="recall", title=f"ROC, {group}")
@@ -110,15 +112,15 @@ def _page(summary: dict, charts: list[Path]) -> str:
         + f"<td>{summary['group_mix']['questionnaires']}</td></tr>"
     ]
     outcome_rows = []
-    for group, found in summary["groups"].items():
-        for item in found["figures"]:
+    for group, group_summary in summary["groups"].items():
+        for item in group_summary["figures"]:
             rows.append(
                 f"<tr class='{item['status']}'><td>{group}</td><td>{cell(item['name'])}</td>"
                 f"<td>{cell(item['psi'])}</td><td>{cell(item['status'])}</td>"
                 f"<td>{item['questionnaires']}</td></tr>"
             )
-        if "outcomes" in found:
-            o = found["outcomes"]
+        if "outcomes" in group_summary:
+            o = group_summary["outcomes"]
             outcome_rows.append(
                 f"<tr><td>{group}</td>"
                 + "".join(

@@ -101,7 +101,7 @@ class Recalibrated:
 def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
     """Fit the model at `model_path` to the outcomes in the exports; writes nothing."""
     screener = Screener.load(model_path)
-    base = screener.card.card
+    base = screener.card.model_card
     if base is None:
         raise RecalibrationError(
             f"{model_path}: its model card is from an older build (no per-group rules): "
@@ -261,7 +261,7 @@ def _card(
     reference_groups = {
         name: local.groups[name]
         if name in local.groups and local.groups[name].rows >= drift.MINIMUM_COUNT
-        else base.reference.groups[name]
+        else base.drift_reference.groups[name]
         for name in GROUPS.values()
     }
     refit = [name for name, result in results.items() if result.status == "refit"]
@@ -276,7 +276,7 @@ def _card(
             bootstrap_resamples=base.decision.bootstrap_resamples,
             groups=decisions,
         ),
-        reference=replace(local, groups=reference_groups),
+        drift_reference=replace(local, groups=reference_groups),
         limitations=[
             *base.limitations,
             f"Recalibrated (soulsync recalibrate) on {len(export):,} labelled local rows: "

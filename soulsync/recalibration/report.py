@@ -15,7 +15,7 @@ from soulsync.inference.model_folder import write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
 
 
-def write_folder(found: Recalibrated, model_path: Path, out_dir: Path) -> list[Path]:
+def write_folder(recalibrated: Recalibrated, model_path: Path, out_dir: Path) -> list[Path]:
     """The new model folder at `out_dir` (which must not exist, or be empty); the files in it.
 
     Everything is written into a temporary folder beside it first, then renamed: an error on
@@ -23,15 +23,15 @@ def write_folder(found: Recalibrated, model_path: Path, out_dir: Path) -> list[P
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise RecalibrationError(f"{out_dir}: already exists and is not an empty folder")
     base_dir = model_path.parent
-    artifacts = found.base.artifacts
+    artifacts = recalibrated.base.artifacts
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         for name in (artifacts.tflite, artifacts.keras, artifacts.report):
             if (base_dir / name).is_file():
                 shutil.copyfile(base_dir / name, staging / name)
-        write_card(found.card, staging)
-        _write_report(found, staging)
+        write_card(recalibrated.card, staging)
+        _write_report(recalibrated, staging)
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
         staging.rename(out_dir)
@@ -41,8 +41,8 @@ def write_folder(found: Recalibrated, model_path: Path, out_dir: Path) -> list[P
     return sorted(out_dir.iterdir())
 
 
-def _diagram(found: Recalibrated, group: str, path: Path) -> None:
-    rows = found.rows[group]
+def _diagram(recalibrated: Recalibrated, group: str, path: Path) -> None:
+    rows = recalibrated.rows[group]
     figure, axes = plt.subplots(figsize=(5.5, 5), dpi=80)
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="calibrated")
     curves = [("before", rows.before, "tab:red")]
@@ -79,14 +79,14 @@ def _column(figures: ProbabilityFigures | None, decisions: Decisions | None) -> 
     ]
 
 
-def _write_report(found: Recalibrated, folder: Path) -> None:
-    card, base = found.card, found.base
+def _write_report(recalibrated: Recalibrated, folder: Path) -> None:
+    card, base = recalibrated.card, recalibrated.base
     recalibration = card.recalibration
     assert recalibration is not None
     sections = []
     for group, result in recalibration.groups.items():
         image = f"reliability-{group}.png"
-        _diagram(found, group, folder / image)
+        _diagram(recalibrated, group, folder / image)
         names = ["log loss", "ECE", "calibration slope", "calibration intercept"]
         names += ["recall", "specificity"]
         before = _column(result.before, result.before_decisions)

@@ -43,7 +43,9 @@ def check_shipped(data_dir: Path, shipped_dir: Path, progress: Progress = print)
     for code, name in GROUPS.items():
         if (count := int(changed[data.groups == code].sum())) > 0:
             problems.append(f"{count} {name} get another result")
-    same_weights = shipped.card is not None and shipped.card.weights_sha256 == card.weights_sha256
+    same_weights = (
+        shipped.model_card is not None and shipped.model_card.weights_sha256 == card.weights_sha256
+    )
     progress(
         f"retrained model {card.version} against shipped {shipped.version}: probabilities "
         f"within {difference:.2e}, weights {'identical' if same_weights else 'not identical'}"

@@ -9,10 +9,10 @@ import numpy as np
 from soulsync.analysis import evaluation
 from soulsync.inference.card import (
     CandidateResult,
-    Count,
     DataFacts,
     ModelCard,
     ModelInfo,
+    RowCount,
     Stress,
     Training,
 )
@@ -50,7 +50,7 @@ def candidate_result(
         rows = groups[dev] == code
         y, p = labels[dev][rows], run_.out_of_fold[rows]
         threshold = evaluation.choose_threshold(y, p)
-        by_group[name] = evaluation.evaluation(y, p, p >= threshold)
+        by_group[name] = evaluation.evaluate(y, p, p >= threshold)
     spreads = evaluation.fold_spreads(run_.folds)
     return CandidateResult(
         name=run_.candidate.name,
@@ -130,8 +130,8 @@ def model_info(candidate: Candidate, epochs: int | None) -> ModelInfo:
 
 
 def data_facts(data: Dataset, split: Split) -> DataFacts:
-    def count(rows: np.ndarray) -> Count:
-        return Count(rows=int(rows.size), positives=int(data.labels[rows].sum()))
+    def count(rows: np.ndarray) -> RowCount:
+        return RowCount(rows=int(rows.size), positives=int(data.labels[rows].sum()))
 
     return DataFacts(
         sources=list(data.sources),

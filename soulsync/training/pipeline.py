@@ -158,7 +158,7 @@ def run(
         parity=parity_figures,
         data=data_facts(data, split),
         provenance=source,
-        reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
+        drift_reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
         intended_use=INTENDED_USE,
         limitations=limitations(data, runs[chosen_index], y[dev], groups[dev]),
         artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),

@@ -33,7 +33,7 @@ def test_score_bins_are_prometheus_le_buckets() -> None:
 
 
 def test_each_answer_lands_in_its_own_slot() -> None:
-    layout = CountLayout(CARD.reference.score_edges)
+    layout = CountLayout(CARD.drift_reference.score_edges)
     answers = np.array([[CONTRACT_EXAMPLE[k] for k in KEYS]])
     counts = layout.count(answers, np.array([0.3]), np.array([False]))
     seen = layout.group_counts(counts, "students")
@@ -46,11 +46,11 @@ def test_each_answer_lands_in_its_own_slot() -> None:
 
 
 def test_few_questionnaires_withhold_every_share() -> None:
-    layout = CountLayout(CARD.reference.score_edges)
+    layout = CountLayout(CARD.drift_reference.score_edges)
     answers = np.array([[CONTRACT_EXAMPLE[k] for k in KEYS]] * (drift.MINIMUM_COUNT - 1))
     n = len(answers)
     counts = layout.count(answers, np.full(n, 0.3), np.zeros(n, bool))
-    students = drift.drift_by_group(CARD.reference, layout, counts)["students"]
+    students = drift.drift_by_group(CARD.drift_reference, layout, counts)["students"]
     assert students.questionnaires == n and students.flagged_share is None
     assert {figure.status for figure in students.figures} == {Status.TOO_FEW}
     assert {figure.psi for figure in students.figures} == {None}
@@ -59,7 +59,7 @@ def test_few_questionnaires_withhold_every_share() -> None:
 def test_scores_are_counted_in_the_bins_the_reference_was_made_with() -> None:
     """Live counts and exports place a score with slots_of; the card's reference was made with
     score_bins: both must agree at every edge."""
-    layout = CountLayout(CARD.reference.score_edges)
+    layout = CountLayout(CARD.drift_reference.score_edges)
     probabilities = [*layout.score_edges, 0.0, 1.0, *np.linspace(0, 1, 501).tolist()]
     expected = score_bins(layout.score_edges, np.array(probabilities)).tolist()
     answers = [CONTRACT_EXAMPLE[k] for k in KEYS]

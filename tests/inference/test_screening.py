@@ -39,7 +39,7 @@ class StubBackend:
 
 def screener(probability: float) -> Screener:
     card = ServingCard("stub-1", RULES, dict.fromkeys(KEYS, 0), {})
-    return Screener(Predictor(StubBackend(probability), card.references), card)
+    return Screener(Predictor(StubBackend(probability), card.reference_answers), card)
 
 
 def answers(group: int, suicidal: int = 0) -> dict[str, int]:

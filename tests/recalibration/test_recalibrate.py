@@ -72,7 +72,7 @@ def test_the_folder_holds_the_same_model_and_a_new_card(trained, recalibrated: P
     base_dir, base = trained
     for name in (TFLITE_FILE, KERAS_FILE):
         assert (recalibrated / name).read_bytes() == (base_dir / name).read_bytes()
-    card = read_card(recalibrated / TFLITE_FILE).card
+    card = read_card(recalibrated / TFLITE_FILE).model_card
     assert card.version != base.version and card.format == 3
     assert card.recalibration.base_version == base.version
     assert {g.status for g in card.recalibration.groups.values()} == {"refit"}
@@ -85,7 +85,7 @@ def test_the_folder_holds_the_same_model_and_a_new_card(trained, recalibrated: P
 
 
 def test_held_out_rows_are_better_calibrated_after(recalibrated: Path) -> None:
-    card = read_card(recalibrated / TFLITE_FILE).card
+    card = read_card(recalibrated / TFLITE_FILE).model_card
     for name, group in card.recalibration.groups.items():
         assert group.after.ece.value < group.before.ece.value, name
         assert group.after.log_loss.value < group.before.log_loss.value, name
@@ -162,9 +162,9 @@ def test_a_group_with_too_few_rows_keeps_its_map(
     export = write_export(tmp_path / "few.csv", answers[keep], outcomes[keep])
     assert recalibrate(trained, export, out=tmp_path / "few")[0] == 0
     served = read_card(tmp_path / "few" / TFLITE_FILE)
-    students = served.card.recalibration.groups["students"]
+    students = served.model_card.recalibration.groups["students"]
     assert students.status == "kept" and "fewer than 20 of each" in students.note
-    assert served.card.decision.groups["students"] == trained[1].decision.groups["students"]
+    assert served.model_card.decision.groups["students"] == trained[1].decision.groups["students"]
     assert "students: kept" in (tmp_path / "few" / "recalibration.html").read_text()
     student = answers[answers[:, GROUP] == STUDENT][:5]
     before = LiteBackend(trained[0] / TFLITE_FILE).predict(student)

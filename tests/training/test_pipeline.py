@@ -90,12 +90,12 @@ def test_limitations_are_computed_from_the_data(trained) -> None:
 
 def test_reference_describes_each_group(trained) -> None:
     _, card = trained
-    rows = sum(reference.rows for reference in card.reference.groups.values())
+    rows = sum(reference.rows for reference in card.drift_reference.groups.values())
     assert rows == card.data.splits["development"].rows
-    for name, reference in card.reference.groups.items():
+    for name, reference in card.drift_reference.groups.items():
         for key, shares in reference.answers.items():
             assert sum(shares) == pytest.approx(1.0), (name, key)
-        assert len(reference.scores) == len(card.reference.score_edges) + 1
+        assert len(reference.scores) == len(card.drift_reference.score_edges) + 1
         assert sum(reference.scores) == pytest.approx(1.0)
         assert 0 <= reference.flagged <= 1
 
@@ -126,7 +126,7 @@ def test_card_feeds_the_service(trained) -> None:
     assert {name: rule.threshold for name, rule in served.rules.items()} == {
         name: group.threshold for name, group in card.decision.groups.items()
     }
-    assert served.references == {f.key: f.reference for f in card.features}
+    assert served.reference_answers == {f.key: f.reference for f in card.features}
 
 
 def test_version_is_derived_from_the_provenance_not_the_weights(trained) -> None:

@@ -926,7 +926,7 @@ export interface components {
             positives: number;
             sha256: string;
         };
-        Count: {
+        RowCount: {
             rows: number;
             positives: number;
         };
@@ -935,11 +935,11 @@ export interface components {
             rows: number;
             positives: number;
             by_group: {
-                [key: string]: components["schemas"]["Count"];
+                [key: string]: components["schemas"]["RowCount"];
             };
             seed: number;
             splits: {
-                [key: string]: components["schemas"]["Count"];
+                [key: string]: components["schemas"]["RowCount"];
             };
         };
         Provenance: {
@@ -952,7 +952,7 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        GroupReference: {
+        GroupDriftReference: {
             rows: number;
             answers: {
                 [key: string]: number[];
@@ -960,11 +960,11 @@ export interface components {
             scores: number[];
             flagged: number;
         };
-        Reference: {
+        DriftReference: {
             source: string;
             score_edges: number[];
             groups: {
-                [key: string]: components["schemas"]["GroupReference"];
+                [key: string]: components["schemas"]["GroupDriftReference"];
             };
         };
         Artifacts: {
@@ -1027,7 +1027,7 @@ export interface components {
             parity: components["schemas"]["Parity"];
             data: components["schemas"]["DataFacts"];
             provenance: components["schemas"]["Provenance"];
-            reference: components["schemas"]["Reference"];
+            reference: components["schemas"]["DriftReference"];
             intended_use: string;
             limitations: string[];
             artifacts: components["schemas"]["Artifacts"];
