@@ -30,12 +30,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from soulsync.analysis.evaluation import (
-    calibration_line,
-    decisions,
-    expected_calibration_error,
-    logistic_fit,
-)
+from soulsync.analysis.evaluation import decisions, expected_calibration_error
+from soulsync.analysis.logistic import calibration_line, logistic_fit
 from soulsync.app import create_app
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, TFLITE_FILE
 from soulsync.inference.probability_map import logit, sigmoid

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soulsync.analysis import evaluation
+from soulsync.analysis import evaluation, logistic
 from soulsync.inference.probability_map import logit, sigmoid
 
 pytest.importorskip("sklearn", reason="the figures need the 'monitor' or 'train' extra")
@@ -26,7 +26,7 @@ def test_the_fit_is_scikit_learns_maximum_likelihood() -> None:
 
     labels, probabilities = population(3000, 1.3)
     x = logit(probabilities)
-    intercept, slope = evaluation.logistic_fit(x, labels)
+    intercept, slope = logistic.logistic_fit(x, labels)
     reference = LogisticRegression(C=1e9, tol=1e-10, max_iter=1000).fit(x[:, None], labels)
     assert intercept[0] == pytest.approx(reference.intercept_[0], abs=1e-4)
     assert slope[0] == pytest.approx(reference.coef_[0, 0], abs=1e-4)
@@ -37,7 +37,7 @@ def test_the_fit_is_scikit_learns_maximum_likelihood() -> None:
 )
 def test_the_slope_reads_calibration(truth_slope: float, reading: str) -> None:
     labels, probabilities = population(20000, truth_slope)
-    intercept, slope = evaluation.calibration_line(labels, probabilities)
+    intercept, slope = logistic.calibration_line(labels, probabilities)
     # The model's logit is the truth's / truth_slope: the slope that recovers it is truth_slope.
     assert slope == pytest.approx(truth_slope, rel=0.06)
     # Over-confident (the model's logit twice as steep as the truth's) reads below 1.
@@ -46,7 +46,7 @@ def test_the_slope_reads_calibration(truth_slope: float, reading: str) -> None:
 
 
 def test_one_class_has_no_line() -> None:
-    assert evaluation.calibration_line(np.zeros(10, int), np.full(10, 0.2)) is None
+    assert logistic.calibration_line(np.zeros(10, int), np.full(10, 0.2)) is None
     assert evaluation.scores(np.zeros(10, int), np.full(10, 0.2)).calibration_slope is None
 
 
@@ -54,15 +54,15 @@ def test_weighted_fits_are_fits_of_the_repeated_rows() -> None:
     labels, probabilities = population(400, 1.0, seed=5)
     x = logit(probabilities)
     counts = np.random.default_rng(1).integers(0, 3, len(x))
-    intercept, slope = evaluation.logistic_fit(x, labels, counts[None, :])
-    again = evaluation.logistic_fit(np.repeat(x, counts), np.repeat(labels, counts))
+    intercept, slope = logistic.logistic_fit(x, labels, counts[None, :])
+    again = logistic.logistic_fit(np.repeat(x, counts), np.repeat(labels, counts))
     assert (intercept[0], slope[0]) == pytest.approx((again[0][0], again[1][0]), abs=1e-8)
 
 
 def test_perfectly_separated_rows_give_a_finite_fit() -> None:
     labels = np.array([0] * 30 + [1] * 30)
     probabilities = np.concatenate([np.full(30, 0.2), np.full(30, 0.8)])
-    intercept, slope = evaluation.logistic_fit(logit(probabilities), labels)
+    intercept, slope = logistic.logistic_fit(logit(probabilities), labels)
     assert np.isfinite(intercept[0]) and np.isfinite(slope[0]) and slope[0] > 1
 
 
@@ -88,5 +88,5 @@ def test_intervals_hold_the_value_and_narrow_with_rows() -> None:
 def test_the_intercept_for_a_rate() -> None:
     offsets = np.random.default_rng(2).normal(0, 3, 1000)
     for rate in (0.01, 0.3, 0.9):
-        intercept = evaluation.intercept_for_rate(offsets, rate)
+        intercept = logistic.intercept_for_rate(offsets, rate)
         assert sigmoid(intercept + offsets).mean() == pytest.approx(rate, abs=1e-9)

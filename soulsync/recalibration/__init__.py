@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from soulsync.analysis import evaluation, rule_choice, versions
+from soulsync.analysis import evaluation, logistic, rule_choice, versions
 from soulsync.analysis.drift_reference import build_reference
 from soulsync.analysis.exports import Export, read_exports
 from soulsync.inference import drift
@@ -63,7 +63,7 @@ HELD_OUT = (
 MINIMUM = (
     f"a group is re-fitted only with at least {evaluation.CALIBRATION_MINIMUM} labelled rows of "
     "each outcome: ten per parameter of the map, and a threshold found at the "
-    f"{evaluation.TARGET_RECALL:.0%} recall that "
+    f"{rule_choice.TARGET_RECALL:.0%} recall that "
     "rests on the eighteenth-highest positive or lower, not on one or two people; a group with "
     "fewer keeps its present map and rule"
 )
@@ -141,7 +141,7 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
             rows_of[name] = GroupRows(labels, before, None)
             continue
         after, after_decisions = _cross_fitted(labels, before)
-        intercept, slope = evaluation.logistic_fit(logit(before), labels)
+        intercept, slope = logistic.logistic_fit(logit(before), labels)
         present = maps[name]
         maps[name] = GroupMap(  # the new map on top of the present one, on the raw output
             intercept=float(intercept[0] + slope[0] * present.intercept),
@@ -197,9 +197,9 @@ def _cross_fitted(labels: np.ndarray, served: np.ndarray) -> tuple[np.ndarray, D
     flagged = np.zeros(len(labels), dtype=bool)
     parts = StratifiedKFold(RECALIBRATION_FOLDS, shuffle=True, random_state=RECALIBRATION_SEED)
     for fit_rows, held_rows in parts.split(scored, labels):
-        intercept, slope = evaluation.logistic_fit(scored[fit_rows], labels[fit_rows])
+        intercept, slope = logistic.logistic_fit(scored[fit_rows], labels[fit_rows])
         fitted = sigmoid(intercept[0] + slope[0] * scored[fit_rows])
-        threshold = evaluation.choose_threshold(labels[fit_rows], fitted)
+        threshold = rule_choice.choose_threshold(labels[fit_rows], fitted)
         after[held_rows] = sigmoid(intercept[0] + slope[0] * scored[held_rows])
         flagged[held_rows] = after[held_rows] >= threshold
     return after, evaluation.decisions(labels, flagged)
@@ -234,7 +234,7 @@ def _version(base_version: str, sources: list[SourceFile]) -> str:
             "folds": RECALIBRATION_FOLDS,
             "seed": RECALIBRATION_SEED,
             "minimum": evaluation.CALIBRATION_MINIMUM,
-            "target_recall": evaluation.TARGET_RECALL,
+            "target_recall": rule_choice.TARGET_RECALL,
             "bootstrap_resamples": evaluation.BOOTSTRAP_RESAMPLES,
         },
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soulsync.analysis import evaluation
+from soulsync.analysis import evaluation, logistic, rule_choice
 from soulsync.inference.card import (
     CandidateResult,
     DataFacts,
@@ -49,7 +49,7 @@ def candidate_result(
     for code, name in GROUPS.items():
         rows = groups[dev] == code
         y, p = labels[dev][rows], run_.out_of_fold[rows]
-        threshold = evaluation.choose_threshold(y, p)
+        threshold = rule_choice.choose_threshold(y, p)
         by_group[name] = evaluation.evaluate(y, p, p >= threshold)
     spreads = evaluation.fold_spreads(run_.folds)
     return CandidateResult(
@@ -159,7 +159,7 @@ def trust(chosen: CandidateRun, labels: np.ndarray, groups: np.ndarray) -> str:
     parts = []
     for code, name in GROUPS.items():
         rows = groups == code
-        line = evaluation.calibration_line(labels[rows], chosen.out_of_fold[rows])
+        line = logistic.calibration_line(labels[rows], chosen.out_of_fold[rows])
         ece = evaluation.expected_calibration_error(labels[rows], chosen.out_of_fold[rows])
         slope = line[1] if line else float("nan")
         parts.append(
@@ -193,7 +193,7 @@ def limitations(
         "threshold, and the figures are given for each group.",
         trust(chosen, labels, groups),
         "Self-reported answers only; the model cannot see anything the questionnaire does not ask.",
-        f"Each group's threshold favours recall (at least {evaluation.TARGET_RECALL:.0%} of that "
+        f"Each group's threshold favours recall (at least {rule_choice.TARGET_RECALL:.0%} of that "
         "group's positives found): it accepts false alarms so as to miss few people at risk.",
         "Anyone who reports suicidal thoughts must be shown where to get help, whatever the score.",
     ]

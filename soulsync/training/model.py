@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from soulsync.analysis import evaluation
+from soulsync.analysis import logistic
 from soulsync.questionnaire import GROUP_KEY, KEYS, QUESTIONS, STUDENT, Kind, Question
 
 INPUT_NAME = "answers"
@@ -196,7 +196,7 @@ def shrink_student_slope(
     score = keras.Model(model.input, model.get_layer("score").output)
     scored = np.asarray(score(answers[students].astype(np.float32), training=False)).reshape(-1)
     slope = shared + kept * extra
-    intercept = evaluation.intercept_for_rate(slope * scored, float(labels[students].mean()))
+    intercept = logistic.intercept_for_rate(slope * scored, float(labels[students].mean()))
     shrunk = keras.models.clone_model(model)
     shrunk.set_weights(model.get_weights())
     new_kernel = np.array([[shared], [kept * extra], [intercept - float(bias[0])]], np.float32)

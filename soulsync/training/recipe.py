@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from soulsync.analysis import evaluation
+from soulsync.analysis import evaluation, rule_choice
 from soulsync.analysis.rule_choice import BAND_STARTS
 from soulsync.inference.drift import SCORE_EDGES
 from soulsync.training.model import CANDIDATES
@@ -45,7 +45,7 @@ def configuration(epochs: int | None) -> dict:
         "selection_confidence": SELECTION_CONFIDENCE,
         "stress_steepness_points": STRESS_STEEPNESS_POINTS,
         "stress_odds_ratios": list(STRESS_ODDS_RATIOS),
-        "target_recall": evaluation.TARGET_RECALL,
+        "target_recall": rule_choice.TARGET_RECALL,
         "band_starts": list(BAND_STARTS),
         "bootstrap_resamples": evaluation.BOOTSTRAP_RESAMPLES,
         "score_edges": list(SCORE_EDGES),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soulsync.analysis import evaluation
+from soulsync.analysis import evaluation, logistic
 from soulsync.inference.card import GroupStress, Stress, StressFamily, StressPoint
 from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import logit, sigmoid
@@ -47,7 +47,7 @@ def shared_score_slopes(labels: np.ndarray, groups: np.ndarray, shared: np.ndarr
     slopes = {}
     for code, name in GROUPS.items():
         rows = groups == code
-        line = evaluation.calibration_line(labels[rows], shared[rows])
+        line = logistic.calibration_line(labels[rows], shared[rows])
         if line is None:
             raise ValueError(f"{name}: one class only, no calibration slope")
         slopes[name] = line[1]
@@ -87,13 +87,13 @@ def expected_losses(
     the expected log loss of the population's own probabilities (what a calibrated score would
     get)."""
     scored = logit(probabilities)
-    intercept, slope = evaluation.logistic_fit(scored, labels)
+    intercept, slope = logistic.logistic_fit(scored, labels)
     survey = intercept[0] + slope[0] * scored  # what the survey says this score means
     rate = float(labels.mean())
     steepness = np.array([shift.steepness for shift in shifts])[:, None]
     rates = sigmoid(logit(np.array([rate])) + np.log([shift.odds_ratio for shift in shifts]))
     moved = steepness * survey[None, :]
-    truth = sigmoid(evaluation.intercept_for_rate(moved, rates)[:, None] + moved)
+    truth = sigmoid(logistic.intercept_for_rate(moved, rates)[:, None] + moved)
     return (_log_loss(truth, probabilities) - _log_loss(truth, truth)).T, _log_loss(truth, truth).T
 
 
