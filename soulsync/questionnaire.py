@@ -244,6 +244,8 @@ SUICIDAL_THOUGHTS_KEY = "SuicidalTh"
 #: professionals answer differently and have very different base rates, so the model card's
 #: decision rules and figures are given for each group, by these names.
 GROUP_KEY = "WorkOrStudent"
+#: Its column in an array of answers in KEYS order.
+GROUP_COLUMN = KEYS.index(GROUP_KEY)
 STUDENT, PROFESSIONAL = 0, 1  # its codes
 GROUPS: dict[int, str] = {STUDENT: "students", PROFESSIONAL: "professionals"}
 

@@ -70,6 +70,10 @@ class Decision:
     bootstrap_resamples: int
     groups: dict[str, GroupDecision]
 
+    def rules(self) -> dict[str, DecisionRule]:
+        """Each group's decision rule, by group name."""
+        return {name: group.rule() for name, group in self.groups.items()}
+
 
 @dataclass(frozen=True)
 class StressPoint:

@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 
 from soulsync.inference.card import DriftReference
-from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS, QUESTIONS
+from soulsync.questionnaire import GROUP_COLUMN, GROUP_KEY, GROUPS, KEYS, QUESTIONS
 
 #: Inner edges of the bins scores are counted in: finer at both ends, where most scores of each
 #: group lie. Training saves them in the card's reference; live counts use the card's.
@@ -75,13 +75,12 @@ class CountLayout:
         self.score_slots = len(self.score_edges) + 1
         self.per_group = self.answer_slots + self.score_slots + 2
         self.size = self.per_group * len(GROUPS)
-        self._group_column = KEYS.index(GROUP_KEY)
         self._offsets = np.cumsum([0, *(len(q.options) for q in QUESTIONS[:-1])]).tolist()
         self._lows = [q.min_code for q in QUESTIONS]
 
     def slots_of(self, answers: list[int], probability: float, flagged: bool) -> list[int]:
         """The slots one questionnaire (its ten codes in KEYS order) adds one to."""
-        base = answers[self._group_column] * self.per_group
+        base = answers[GROUP_COLUMN] * self.per_group
         slots = [
             base + offset + code - low
             for offset, code, low in zip(self._offsets, answers, self._lows, strict=True)
@@ -92,7 +91,7 @@ class CountLayout:
         return slots
 
     def group_of(self, answers: list[int]) -> str:
-        return GROUPS[answers[self._group_column]]
+        return GROUPS[answers[GROUP_COLUMN]]
 
     def count(
         self, answers: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray

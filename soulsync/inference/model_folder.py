@@ -98,7 +98,7 @@ def read_card(model_path: Path) -> ServingCard:
         card = MODEL_CARD_SCHEMA.load(document)
     except marshmallow.ValidationError as error:
         raise CardError(f"{card_path}: {_first_problem(error.messages)}") from error
-    rules = {group: decision.rule() for group, decision in card.decision.groups.items()}
+    rules = card.decision.rules()
     missing = sorted(set(GROUPS.values()) - set(rules))
     if missing:
         raise CardError(f"{card_path}: no decision rule for {', '.join(missing)}")

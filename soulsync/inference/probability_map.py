@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
+from soulsync.questionnaire import GROUP_COLUMN, GROUPS
 
 #: A probability is kept this far from 0 and 1 before its logit is taken (a float32 sigmoid
 #: can return exactly 0 or 1).
 PROBABILITY_FLOOR = 1e-7
-GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
 def logit(probabilities: np.ndarray) -> np.ndarray:

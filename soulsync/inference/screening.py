@@ -20,15 +20,13 @@ from soulsync.inference.model_folder import CardError, ServingCard, read_card
 from soulsync.inference.predictor import Factor, Predictor
 from soulsync.questionnaire import (
     CONTRACT_EXAMPLE,
+    GROUP_COLUMN,
     GROUP_KEY,
     GROUPS,
-    KEYS,
     NEGATIVE_RESULT,
     POSITIVE_RESULT,
     SUICIDAL_THOUGHTS_KEY,
 )
-
-GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from soulsync.inference import drift
 from soulsync.inference.drift import CountLayout, Figure, GroupDrift, Status
 from soulsync.inference.model_folder import ServingCard
 from soulsync.inference.screening import Screener
-from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
+from soulsync.questionnaire import GROUP_COLUMN, GROUPS
 
 #: The bootstrap intervals' seed: the same export gives the same report.
 MONITOR_SEED = 20241101
@@ -86,7 +86,7 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
         raise MonitorError(f"{model_path}: its model card has no drift reference (an older build)")
     export = read_exports(paths)
     probabilities, flagged = screener.score(export.answers)
-    groups = export.answers[:, KEYS.index(GROUP_KEY)]
+    groups = export.answers[:, GROUP_COLUMN]
     layout = CountLayout(card.drift_reference.score_edges)
     counts = layout.count(export.answers, probabilities, flagged)
     found = Monitoring(

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_curve
 from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.drift import score_bins
 from soulsync.monitor import Monitoring
-from soulsync.questionnaire import BY_KEY, GROUP_KEY, GROUPS, KEYS
+from soulsync.questionnaire import BY_KEY, GROUP_COLUMN, GROUP_KEY, GROUPS, KEYS
 
 SUMMARY_FILE = "summary.json"
 PAGE_FILE = "index.html"
@@ -25,7 +25,7 @@ def write_report(monitoring: Monitoring, out_dir: Path) -> list[Path]:
     summary = monitoring.summary()
     written = [out_dir / SUMMARY_FILE]
     written[0].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    groups = monitoring.export.answers[:, KEYS.index(GROUP_KEY)]
+    groups = monitoring.export.answers[:, GROUP_COLUMN]
     charts = []
     for code, group in GROUPS.items():
         rows = groups == code

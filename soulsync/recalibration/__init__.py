@@ -44,7 +44,7 @@ from soulsync.inference.decision import flag
 from soulsync.inference.figures import Decisions, ProbabilityFigures
 from soulsync.inference.probability_map import IDENTITY, GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
-from soulsync.questionnaire import GROUP_KEY, GROUPS, KEYS
+from soulsync.questionnaire import GROUP_COLUMN, GROUPS
 
 RECALIBRATION_FOLDS = 5
 RECALIBRATION_SEED = 20241101
@@ -110,7 +110,7 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
     export = read_exports(paths, outcomes_required=True)
     assert export.outcomes is not None  # read_exports(outcomes_required=True) guarantees it
     served, _ = screener.score(export.answers)
-    groups = export.answers[:, KEYS.index(GROUP_KEY)]
+    groups = export.answers[:, GROUP_COLUMN]
     base_maps = screener.card.probability_map or {}
     raw_model = screener.predictor.backend
 
@@ -155,7 +155,7 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
                 after,
                 code,
                 lambda space, new_map=new_map: apply_map(
-                    raw_model.predict(space), space[:, KEYS.index(GROUP_KEY)], new_map
+                    raw_model.predict(space), space[:, GROUP_COLUMN], new_map
                 ),
                 RECALIBRATION_SEED,
             )
@@ -254,10 +254,16 @@ def _card(
 ) -> ModelCard:
     sources = _sources(paths, export)
     version = _version(base_version, sources)
-    rules = {name: decision.rule() for name, decision in decisions.items()}
-    groups = export.answers[:, KEYS.index(GROUP_KEY)]
+    decision = Decision(
+        rule=base.decision.rule
+        + "; recalibrated groups: on the cross-fitted probabilities of the local rows",
+        target_recall=base.decision.target_recall,
+        bootstrap_resamples=base.decision.bootstrap_resamples,
+        groups=decisions,
+    )
+    groups = export.answers[:, GROUP_COLUMN]
     mapped = apply_map(raw_model.predict(export.answers), groups, maps)
-    local = build_reference(export.answers, groups, mapped, rules, REFERENCE_SOURCE)
+    local = build_reference(export.answers, groups, mapped, decision.rules(), REFERENCE_SOURCE)
     reference_groups = {
         name: local.groups[name]
         if name in local.groups and local.groups[name].rows >= drift.MINIMUM_COUNT
@@ -269,13 +275,7 @@ def _card(
         base,
         format=base.format if base.format > 2 else 3,
         version=version,
-        decision=Decision(
-            rule=base.decision.rule
-            + "; recalibrated groups: on the cross-fitted probabilities of the local rows",
-            target_recall=base.decision.target_recall,
-            bootstrap_resamples=base.decision.bootstrap_resamples,
-            groups=decisions,
-        ),
+        decision=decision,
         drift_reference=replace(local, groups=reference_groups),
         limitations=[
             *base.limitations,

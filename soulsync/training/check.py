@@ -38,7 +38,7 @@ def check_shipped(data_dir: Path, shipped_dir: Path, progress: Progress = print)
     difference = float(np.max(np.abs(again - first)))
     if difference > PARITY_TOLERANCE:
         problems.append(f"probabilities differ by up to {difference:.2e} (> {PARITY_TOLERANCE})")
-    rules = {name: group.rule() for name, group in card.decision.groups.items()}
+    rules = card.decision.rules()
     changed = flag(first, data.groups, shipped.rules) != flag(again, data.groups, rules)
     for code, name in GROUPS.items():
         if (count := int(changed[data.groups == code].sum())) > 0:

@@ -22,10 +22,9 @@ import numpy as np
 from keras import layers, ops
 
 from soulsync.analysis import logistic
-from soulsync.questionnaire import GROUP_KEY, KEYS, QUESTIONS, STUDENT, Kind, Question
+from soulsync.questionnaire import GROUP_COLUMN, GROUP_KEY, QUESTIONS, STUDENT, Kind, Question
 
 INPUT_NAME = "answers"
-GROUP_COLUMN = KEYS.index(GROUP_KEY)
 
 
 @dataclass(frozen=True)

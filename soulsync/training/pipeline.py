@@ -95,7 +95,7 @@ def run(
     decision = decide(
         y[dev], chosen.out_of_fold, groups[dev], lambda rows: predict(model, rows), SEED
     )
-    rules = {name: group.rule() for name, group in decision.groups.items()}
+    rules = decision.rules()
     step(
         "thresholds "
         + ", ".join(f"{name} {group.threshold:.4f}" for name, group in decision.groups.items())

@@ -23,7 +23,14 @@ from soulsync.inference.model_folder import (
 from soulsync.inference.predictor import Predictor
 from soulsync.inference.probability_map import GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
-from soulsync.questionnaire import CONTRACT_EXAMPLE, GROUP_KEY, KEYS, PROFESSIONAL, STUDENT
+from soulsync.questionnaire import (
+    CONTRACT_EXAMPLE,
+    GROUP_COLUMN,
+    GROUP_KEY,
+    KEYS,
+    PROFESSIONAL,
+    STUDENT,
+)
 from tests.inference.test_screening import RULES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -41,7 +48,7 @@ class GroupBackend:
     path = Path("stub")
 
     def predict(self, answers: np.ndarray) -> np.ndarray:
-        groups = answers[:, KEYS.index(GROUP_KEY)]
+        groups = answers[:, GROUP_COLUMN]
         scores = np.where(groups == STUDENT, 0.8, 0.1)
         return np.where(answers[:, KEYS.index("Pressure")] == 1, 0.5, scores)
 

@@ -18,13 +18,12 @@ from soulsync.cli import main
 from soulsync.inference.backends import KerasBackend, LiteBackend
 from soulsync.inference.model_folder import CARD_FILE, KERAS_FILE, TFLITE_FILE, read_card
 from soulsync.inference.probability_map import apply_map
-from soulsync.questionnaire import GROUP_KEY, KEYS, PROFESSIONAL, STUDENT
+from soulsync.questionnaire import GROUP_COLUMN, KEYS, PROFESSIONAL, STUDENT
 from tests.shifted import ShiftedPopulation, write_export
 
 pytest.importorskip("sklearn", reason="soulsync recalibrate needs the 'monitor' extra")
 pytestmark = pytest.mark.slow  # needs a model trained on the fixture survey
 ROOT = Path(__file__).resolve().parents[2]
-GROUP = KEYS.index(GROUP_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +100,7 @@ def test_the_service_applies_the_map_whatever_the_backend(
     answers, _ = population.draw(50, seed=9)
     card = read_card(recalibrated / TFLITE_FILE)
     raw = LiteBackend(recalibrated / TFLITE_FILE).predict(answers)
-    expected = apply_map(raw, answers[:, GROUP], card.probability_map)
+    expected = apply_map(raw, answers[:, GROUP_COLUMN], card.probability_map)
     for model in (TFLITE_FILE, KERAS_FILE):
         client = create_app({"TESTING": True, "MODEL_PATH": str(recalibrated / model)})
         batch = [dict(zip(KEYS, row, strict=True)) for row in answers.tolist()]
@@ -110,7 +109,7 @@ def test_the_service_applies_the_map_whatever_the_backend(
         assert [r["probability"] for r in results] == pytest.approx(expected, abs=2e-6), model
         assert reply.get_json()["model_version"] == card.version
         for row, result in zip(answers, results, strict=True):
-            group = "students" if row[GROUP] == STUDENT else "professionals"
+            group = "students" if row[GROUP_COLUMN] == STUDENT else "professionals"
             assert result["threshold"] == pytest.approx(card.rules[group].threshold, abs=1e-6)
     keras_raw = KerasBackend(recalibrated / KERAS_FILE).predict(answers)
     assert np.max(np.abs(keras_raw - raw)) < 1e-5
@@ -158,7 +157,7 @@ def test_a_group_with_too_few_rows_keeps_its_map(
     trained, population: ShiftedPopulation, tmp_path: Path
 ) -> None:
     answers, outcomes = population.draw(1500, seed=4)
-    keep = (answers[:, GROUP] == PROFESSIONAL) | (np.arange(len(answers)) % 100 == 0)
+    keep = (answers[:, GROUP_COLUMN] == PROFESSIONAL) | (np.arange(len(answers)) % 100 == 0)
     export = write_export(tmp_path / "few.csv", answers[keep], outcomes[keep])
     assert recalibrate(trained, export, out=tmp_path / "few")[0] == 0
     served = read_card(tmp_path / "few" / TFLITE_FILE)
@@ -166,9 +165,9 @@ def test_a_group_with_too_few_rows_keeps_its_map(
     assert students.status == "kept" and "fewer than 20 of each" in students.note
     assert served.model_card.decision.groups["students"] == trained[1].decision.groups["students"]
     assert "students: kept" in (tmp_path / "few" / "recalibration.html").read_text()
-    student = answers[answers[:, GROUP] == STUDENT][:5]
+    student = answers[answers[:, GROUP_COLUMN] == STUDENT][:5]
     before = LiteBackend(trained[0] / TFLITE_FILE).predict(student)
-    after = apply_map(before, student[:, GROUP], served.probability_map)
+    after = apply_map(before, student[:, GROUP_COLUMN], served.probability_map)
     assert after == pytest.approx(before, abs=1e-12)
 
 
