@@ -1,12 +1,17 @@
-"""What code determines an artifact (a trained model, a recalibrated one), for its version: a
-package's modules and every project module they import, however deeply, found by reading their
-imports, so that no list has to be kept and a new module cannot silently drop out."""
+"""An artifact's version (a trained model, a recalibrated one): a short hash of what determines
+it, its code among that. The code is a package's modules and every project module they import,
+however deeply, found by reading their imports, so that no list has to be kept and a new module
+cannot silently drop out."""
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +65,16 @@ def code_sha256(package: Path) -> str:
         name = path.relative_to(PROJECT).as_posix()
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def library_versions(names: Iterable[str]) -> dict[str, str]:
+    """The installed version of each named distribution (whose versions determine an artifact)."""
+    return {name: metadata.version(name) for name in names}
+
+
+def artifact_version(determined: Mapping[str, Any]) -> str:
+    """A short hash of what determines an artifact (data, code, libraries, settings), not of its
+    bytes: the same inputs give the same version on any machine, even where a retrain's weights
+    differ in their last bit."""
+    text = json.dumps(determined, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,4 +1,5 @@
-"""A model folder: the files a trained model ships as, and reading its card back.
+"""A model folder: the files a trained model ships as, writing one whole, and reading its card
+back.
 
 A folder holds the Keras file, its LiteRT twin, `model_card.json` and the report. The service
 reads whatever card a model has: a card of the current format or of format 2 (validated through
@@ -9,9 +10,13 @@ with stated defaults.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,34 @@ def write_card(card: ModelCard, folder: Path) -> Path:
     path = folder / CARD_FILE
     path.write_text(json.dumps(card_document(card), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: Path, *, replace: bool) -> Iterator[Path]:
+    """A model folder written whole or not at all (training and recalibration both write one
+    so): the block writes into a new folder beside `out_dir`, which becomes `out_dir` when the
+    block ends; an error on the way removes it and leaves `out_dir` as it was. With `replace`, a
+    folder already at `out_dir` is replaced (training rewrites the shipped model); without, it
+    must be absent or empty (FileExistsError otherwise)."""
+    if not replace and out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise FileExistsError(f"{out_dir}: already exists and is not an empty folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    previous = staging.with_name(staging.name + "-previous")
+    try:
+        yield staging
+        if out_dir.exists():
+            out_dir.rename(previous)
+        try:
+            staging.rename(out_dir)
+        except BaseException:
+            if previous.exists():
+                previous.rename(out_dir)
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,7 @@ LiteRT, numpy and scikit-learn: no TensorFlow (the monitor extra).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +227,7 @@ def _version(base_version: str, sources: list[SourceFile]) -> str:
         "base_version": base_version,
         "data_sha256": [source.sha256 for source in sources],
         "code_sha256": versions.code_sha256(PACKAGE),
-        "libraries": {name: metadata.version(name) for name in LIBRARIES},
+        "libraries": versions.library_versions(LIBRARIES),
         "settings": {
             "folds": RECALIBRATION_FOLDS,
             "seed": RECALIBRATION_SEED,
@@ -238,8 +236,7 @@ def _version(base_version: str, sources: list[SourceFile]) -> str:
             "bootstrap_resamples": evaluation.BOOTSTRAP_RESAMPLES,
         },
     }
-    text = json.dumps(determined, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return versions.artifact_version(determined)
 
 
 def _card(
@@ -298,7 +295,7 @@ def _card(
             minimum=MINIMUM,
             groups=results,
             code_sha256=versions.code_sha256(PACKAGE),
-            libraries={name: metadata.version(name) for name in LIBRARIES},
+            libraries=versions.library_versions(LIBRARIES),
             report=RECALIBRATION_REPORT,
         ),
     )

@@ -1,43 +1,33 @@
 """The recalibrated model folder: the base model's files, the new card, and the report a person
-reads (recalibration.html, with each group's reliability diagram before and after), written to
-a temporary folder beside the target and renamed into place at the end: all of it or nothing."""
+reads (recalibration.html, with each group's reliability diagram before and after), written
+whole or not at all (model_folder.staged_folder)."""
 
 from __future__ import annotations
 
 import html
 import shutil
-import tempfile
 from pathlib import Path
 
 from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
 from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
-from soulsync.inference.model_folder import write_card
+from soulsync.inference.model_folder import staged_folder, write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
 
 
 def write_folder(recalibrated: Recalibrated, model_path: Path, out_dir: Path) -> list[Path]:
     """The new model folder at `out_dir` (which must not exist, or be empty); the files in it.
-
-    Everything is written into a temporary folder beside it first, then renamed: an error on
-    the way leaves nothing behind."""
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise RecalibrationError(f"{out_dir}: already exists and is not an empty folder")
+    An error on the way leaves nothing behind."""
     base_dir = model_path.parent
     artifacts = recalibrated.base.artifacts
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        for name in (artifacts.tflite, artifacts.keras, artifacts.report):
-            if (base_dir / name).is_file():
-                shutil.copyfile(base_dir / name, staging / name)
-        write_card(recalibrated.card, staging)
-        _write_report(recalibrated, staging)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        with staged_folder(out_dir, replace=False) as staging:
+            for name in (artifacts.tflite, artifacts.keras, artifacts.report):
+                if (base_dir / name).is_file():
+                    shutil.copyfile(base_dir / name, staging / name)
+            write_card(recalibrated.card, staging)
+            _write_report(recalibrated, staging)
+    except FileExistsError as error:
+        raise RecalibrationError(str(error)) from error
     return sorted(out_dir.iterdir())
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
-import tempfile
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +46,14 @@ def provenance(data_sha256: list[str], configuration: dict[str, Any]) -> Provena
     return Provenance(
         data_sha256=data_sha256,
         code_sha256=code_sha256(),
-        libraries={name: metadata.version(name) for name in TRAINING_LIBRARIES},
+        libraries=versions.library_versions(TRAINING_LIBRARIES),
         configuration=configuration,
     )
 
 
 def model_version(source: Provenance) -> str:
-    """A short hash of what determines the model (data, code, libraries, configuration), not of
-    the weights: a retrain on another machine can differ in the weights' last bit and is still
-    the same model."""
-    text = json.dumps(asdict(source), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """The model's version: what determines it (data, code, libraries, configuration)."""
+    return versions.artifact_version(asdict(source))
 
 
 def weights_sha256(model: keras.Model) -> str:
@@ -85,11 +79,7 @@ def parity(keras_path: Path, tflite_path: Path, answers: np.ndarray) -> Parity:
     )
 
 
-def save_artifacts(model: keras.Model, out_dir: Path, keras_name: str, tflite_name: str) -> None:
-    """Write the Keras file and the Lite flatbuffer atomically enough for a build directory."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        staged = Path(scratch) / keras_name
-        model.save(staged)
-        staged.replace(out_dir / keras_name)
-    (out_dir / tflite_name).write_bytes(to_tflite(model))
+def save_artifacts(model: keras.Model, folder: Path, keras_name: str, tflite_name: str) -> None:
+    """Write the Keras file and the Lite flatbuffer into a model folder being staged."""
+    model.save(folder / keras_name)
+    (folder / tflite_name).write_bytes(to_tflite(model))

@@ -30,6 +30,7 @@ from soulsync.inference.model_folder import (
     KERAS_FILE,
     REPORT_FILE,
     TFLITE_FILE,
+    staged_folder,
     write_card,
 )
 from soulsync.questionnaire import QUESTIONS
@@ -69,7 +70,8 @@ from soulsync.training.stages import (
 def run(
     data_dir: Path, out_dir: Path, *, epochs: int | None = None, progress: Progress = print
 ) -> ModelCard:
-    """Train, evaluate and export; returns the model card that it also writes to `out_dir`."""
+    """Train, evaluate and export; returns the model card that it also writes to `out_dir`,
+    with the model files and the report, replacing what was there only once all are written."""
     started = time.perf_counter()
 
     def step(message: str) -> None:
@@ -105,66 +107,69 @@ def run(
     test = evaluation.grouped_evaluation(y[test_rows], test_probabilities, groups[test_rows], rules)
     step("evaluated once on the test split")
 
-    save_artifacts(model, out_dir, KERAS_FILE, TFLITE_FILE)
-    parity_figures = parity(out_dir / KERAS_FILE, out_dir / TFLITE_FILE, x)
-    if parity_figures.max_abs_diff > PARITY_TOLERANCE:
-        raise RuntimeError(
-            f"Lite and Keras models disagree by {parity_figures.max_abs_diff:g}"
-            f" (tolerance {PARITY_TOLERANCE:g})"
-        )
-    source = provenance([s.sha256 for s in data.sources], configuration(epochs))
-    version = model_version(source)
-    step(f"exported model {version}")
-
-    card = ModelCard(
-        format=CARD_FORMAT,
-        name="soulsync-depression-screening",
-        version=version,
-        weights_sha256=weights_sha256(model),
-        model=model_info(chosen.candidate, epochs),
-        features=[
-            Feature(
-                key=q.key,
-                codes=list(q.codes),
-                encoding=encoding_of(q),
-                reference=int(np.bincount(x[dev][:, i]).argmax()),
+    with staged_folder(out_dir, replace=True) as folder:
+        save_artifacts(model, folder, KERAS_FILE, TFLITE_FILE)
+        parity_figures = parity(folder / KERAS_FILE, folder / TFLITE_FILE, x)
+        if parity_figures.max_abs_diff > PARITY_TOLERANCE:
+            raise RuntimeError(
+                f"Lite and Keras models disagree by {parity_figures.max_abs_diff:g}"
+                f" (tolerance {PARITY_TOLERANCE:g})"
             )
-            for i, q in enumerate(QUESTIONS)
-        ],
-        reference_rule="the most common answer in the development part; a factor's effect is "
-        "the change in probability when the answer is replaced by it",
-        decision=decision,
-        selection=Selection(
-            rule=SELECTION_RULE,
-            chosen=chosen.candidate.name,
-            candidates=[
-                candidate_result(run_, stress.stress, y, groups, split)
-                for run_, stress in zip(runs, stresses, strict=True)
+        source = provenance([s.sha256 for s in data.sources], configuration(epochs))
+        version = model_version(source)
+        step(f"exported model {version}")
+
+        card = ModelCard(
+            format=CARD_FORMAT,
+            name="soulsync-depression-screening",
+            version=version,
+            weights_sha256=weights_sha256(model),
+            model=model_info(chosen.candidate, epochs),
+            features=[
+                Feature(
+                    key=q.key,
+                    codes=list(q.codes),
+                    encoding=encoding_of(q),
+                    reference=int(np.bincount(x[dev][:, i]).argmax()),
+                )
+                for i, q in enumerate(QUESTIONS)
             ],
-            reason=selection_reason(runs, stresses, chosen_index),
-            stress_family=shifts,
-            what_would_change=WHAT_WOULD_CHANGE,
-        ),
-        cross_validation=CrossValidation(
-            folds=FOLDS,
-            rows=len(dev),
-            out_of_fold=evaluation.grouped_evaluation(
-                y[dev], chosen.out_of_fold, groups[dev], rules
+            reference_rule="the most common answer in the development part; a factor's effect is "
+            "the change in probability when the answer is replaced by it",
+            decision=decision,
+            selection=Selection(
+                rule=SELECTION_RULE,
+                chosen=chosen.candidate.name,
+                candidates=[
+                    candidate_result(run_, stress.stress, y, groups, split)
+                    for run_, stress in zip(runs, stresses, strict=True)
+                ],
+                reason=selection_reason(runs, stresses, chosen_index),
+                stress_family=shifts,
+                what_would_change=WHAT_WOULD_CHANGE,
             ),
-            spread=evaluation.fold_spreads(chosen.folds),
-        ),
-        test=test,
-        calibration_bins=evaluation.CALIBRATION_BINS,
-        parity=parity_figures,
-        data=data_facts(data, split),
-        provenance=source,
-        drift_reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
-        intended_use=INTENDED_USE,
-        limitations=limitations(data, runs[chosen_index], y[dev], groups[dev]),
-        artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),
-    )
-    write_card(card, out_dir)
-    write_report(out_dir / REPORT_FILE, card, y[test_rows], test_probabilities, groups[test_rows])
+            cross_validation=CrossValidation(
+                folds=FOLDS,
+                rows=len(dev),
+                out_of_fold=evaluation.grouped_evaluation(
+                    y[dev], chosen.out_of_fold, groups[dev], rules
+                ),
+                spread=evaluation.fold_spreads(chosen.folds),
+            ),
+            test=test,
+            calibration_bins=evaluation.CALIBRATION_BINS,
+            parity=parity_figures,
+            data=data_facts(data, split),
+            provenance=source,
+            drift_reference=build_reference(x[dev], groups[dev], predict(model, x[dev]), rules),
+            intended_use=INTENDED_USE,
+            limitations=limitations(data, runs[chosen_index], y[dev], groups[dev]),
+            artifacts=Artifacts(keras=KERAS_FILE, tflite=TFLITE_FILE, report=REPORT_FILE),
+        )
+        write_card(card, folder)
+        write_report(
+            folder / REPORT_FILE, card, y[test_rows], test_probabilities, groups[test_rows]
+        )
     step(f"wrote {out_dir / CARD_FILE} and {REPORT_FILE}")
     progress(summary(card, time.perf_counter() - started))
     return card
