@@ -11,12 +11,15 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
+from soulsync.analysis.report_page import report_page
 from soulsync.inference.drift import score_bins
 from soulsync.monitor import Monitoring
 from soulsync.questionnaire import BY_KEY, GROUP_COLUMN, GROUP_KEY, GROUPS, KEYS
 
 SUMMARY_FILE = "summary.json"
 PAGE_FILE = "index.html"
+#: Rows of the figures table by status.
+STATUS_STYLE = ".shift {background: #fdd} .watch {background: #ffd} .too_few {color: #888}"
 
 
 def write_report(monitoring: Monitoring, out_dir: Path) -> list[Path]:
@@ -139,13 +142,7 @@ def _page(summary: dict, charts: list[Path]) -> str:
         )
     images = "".join(f"<p><img src='{html.escape(path.name)}' alt=''></p>" for path in charts)
     cut_offs = summary["cut_offs"]
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SoulSync drift report</title>
-<style>body {{font-family: sans-serif; margin: 2em; max-width: 70em}}
-table {{border-collapse: collapse}} td, th {{border: 1px solid #ccc; padding: 2px 8px}}
-.shift {{background: #fdd}} .watch {{background: #ffd}} .too_few {{color: #888}}
-img {{max-width: 100%}}</style></head><body>
-<h1>SoulSync drift report: {cell(summary["status"])}</h1>
+    body = f"""<h1>SoulSync drift report: {cell(summary["status"])}</h1>
 <p>Model {cell(summary["model_version"])}; {summary["rows"]} questionnaires from
 {cell(", ".join(summary["files"]))}; from {cell(summary["from"])} to {cell(summary["to"])}.
 {cell(summary["scope"])}</p>
@@ -156,6 +153,5 @@ at training: <b>ok</b> below {cut_offs["watch_from"]}, <b>watch</b> from
 <table><tr><th>group</th><th>figure</th><th>PSI</th><th>status</th><th>questionnaires</th></tr>
 {"".join(rows)}</table>
 {outcomes}
-{images}
-</body></html>
-"""
+{images}"""
+    return report_page("SoulSync drift report", body, STATUS_STYLE)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
+from soulsync.analysis.report_page import report_page
 from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
 from soulsync.inference.model_folder import staged_folder, write_card
 from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
@@ -100,19 +101,13 @@ def _write_report(recalibrated: Recalibrated, folder: Path) -> None:
         f"{html.escape(s.name)} ({s.rows} rows, {s.positives} positive, sha256 {s.sha256[:12]})"
         for s in recalibration.data
     )
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SoulSync recalibration {card.version}</title>
-<style>body {{font-family: sans-serif; margin: 2em; max-width: 70em}}
-table {{border-collapse: collapse}} td, th {{border: 1px solid #ccc; padding: 2px 8px}}
-img {{max-width: 100%}}</style></head><body>
-<h1>Recalibrated model {card.version}</h1>
+    body = f"""<h1>Recalibrated model {card.version}</h1>
 <p>Base model {html.escape(recalibration.base_version)}; local data: {sources}.</p>
 <p><b>Fit:</b> {html.escape(recalibration.method)}.</p>
 <p><b>Held out:</b> {html.escape(recalibration.held_out)}.</p>
 <p><b>Minimum:</b> {html.escape(recalibration.minimum)}.</p>
 {"".join(sections)}
 <p>Serve it with SOULSYNC_MODEL_PATH=&lt;this folder&gt;/{html.escape(card.artifacts.tflite)}
-(docs/model.md, "Recalibrating to the app's users").</p>
-</body></html>
-"""
+(docs/model.md, "Recalibrating to the app's users").</p>"""
+    page = report_page(f"SoulSync recalibration {card.version}", body)
     (folder / RECALIBRATION_REPORT).write_text(page, encoding="utf-8")
