@@ -11,9 +11,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+import marshmallow_dataclass
 import numpy as np
 
 from soulsync.inference.card import DriftReference
@@ -151,13 +152,30 @@ class GroupCounts:
         return self.negative + self.positive
 
 
+def _documented(
+    description: str | None = None, *, status: bool = False, nullable: bool = False
+) -> dict[str, object]:
+    """A dataclass field's metadata for the schema generated from it: its description; a status
+    is written as its value (`ok`, ...); a nullable figure is still always there."""
+    documented: dict[str, object] = {"description": description} if description else {}
+    metadata: dict[str, object] = {}
+    if status:
+        metadata["by_value"] = True
+        documented["type"] = "string"
+    if nullable:
+        metadata["required"] = True
+    return {**metadata, "metadata": documented} if documented else metadata
+
+
 @dataclass(frozen=True)
 class Figure:
     """One distribution against its reference."""
 
-    name: str
-    psi: float | None
-    status: Status
+    name: str = field(metadata=_documented("A question's key, `score`, `result` or `group_mix`."))
+    psi: float | None = field(
+        metadata=_documented("Population stability index; null while too few.", nullable=True)
+    )
+    status: Status = field(metadata=_documented(status=True))
     questionnaires: int
 
 
@@ -172,45 +190,64 @@ def worst(statuses: set[Status]) -> Status:
 @dataclass(frozen=True)
 class GroupDrift:
     questionnaires: int
-    flagged_share: float | None
+    status: Status = field(
+        metadata=_documented("The worst status of the group's figures.", status=True)
+    )
+    flagged_share: float | None = field(
+        metadata=_documented("Share whose result is Depression; null while too few.", nullable=True)
+    )
     reference_flagged_share: float
     figures: list[Figure]
 
-    @property
-    def worst(self) -> Status:
-        return worst({figure.status for figure in self.figures})
+
+@dataclass(frozen=True)
+class CutOffs:
+    watch_from: float
+    shift_from: float
+    minimum_count: int
 
 
-def figure_summary(figure: Figure) -> dict[str, object]:
-    return {
-        "name": figure.name,
-        "psi": figure.psi,
-        "status": figure.status.value,
-        "questionnaires": figure.questionnaires,
-    }
+CUT_OFFS = CutOffs(WATCH_FROM, SHIFT_FROM, MINIMUM_COUNT)
 
 
-def summary(mix: Figure, groups: dict[str, GroupDrift]) -> dict[str, object]:
-    """The figures as GET /monitoring and soulsync monitor's summary.json give them."""
-    return {
-        "status": worst({mix.status} | {drift.worst for drift in groups.values()}).value,
-        "cut_offs": {
-            "watch_from": WATCH_FROM,
-            "shift_from": SHIFT_FROM,
-            "minimum_count": MINIMUM_COUNT,
-        },
-        "group_mix": figure_summary(mix),
-        "groups": {
-            group: {
-                "questionnaires": drift.questionnaires,
-                "status": drift.worst.value,
-                "flagged_share": drift.flagged_share,
-                "reference_flagged_share": drift.reference_flagged_share,
-                "figures": [figure_summary(figure) for figure in drift.figures],
-            }
-            for group, drift in groups.items()
-        },
-    }
+@dataclass(frozen=True)
+class Drift:
+    """Every drift figure of a set of questionnaires (an instance's traffic, an export), as
+    `GET /monitoring` and `soulsync monitor`'s summary.json give them."""
+
+    scope: str = field(
+        metadata=_documented("What the figures rest on: this instance's traffic, or an export.")
+    )
+    status: Status = field(metadata=_documented("The worst status of every figure.", status=True))
+    model_version: str
+    cut_offs: CutOffs
+    reference_available: bool = field(
+        metadata=_documented("False for a model whose card has no drift reference.")
+    )
+    group_mix: Figure | None = field(metadata=_documented(nullable=True))
+    groups: dict[str, GroupDrift]
+
+
+#: Generated from the dataclasses: what documents and writes a Drift.
+DriftSchema = marshmallow_dataclass.class_schema(Drift)
+DRIFT_SCHEMA = DriftSchema()
+
+
+def measure(
+    reference: DriftReference | None,
+    layout: CountLayout,
+    counts: np.ndarray,
+    scope: str,
+    model_version: str,
+) -> Drift:
+    """The drift of what `counts` holds (in `layout`) against `reference`; a model without a
+    reference has no figures (`too_few`)."""
+    if reference is None:
+        return Drift(scope, Status.TOO_FEW, model_version, CUT_OFFS, False, None, {})
+    mix = group_mix(reference, layout, counts)
+    groups = drift_by_group(reference, layout, counts)
+    status = worst({mix.status} | {group.status for group in groups.values()})
+    return Drift(scope, status, model_version, CUT_OFFS, True, mix, groups)
 
 
 def drift_by_group(
@@ -247,6 +284,7 @@ def drift_by_group(
         )
         found[group] = GroupDrift(
             questionnaires=n,
+            status=worst({figure.status for figure in figures}),
             flagged_share=round(seen.positive / n, 6) if enough else None,
             reference_flagged_share=round(expected.flagged, 6),
             figures=figures,

@@ -17,8 +17,7 @@ import numpy as np
 
 from soulsync.analysis import evaluation
 from soulsync.analysis.exports import Export, read_exports
-from soulsync.inference import drift
-from soulsync.inference.drift import CountLayout, Figure, GroupDrift, Status
+from soulsync.inference.drift import DRIFT_SCHEMA, CountLayout, Drift, Status, measure
 from soulsync.inference.model_folder import ServingCard
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import GROUP_COLUMN, GROUPS
@@ -47,31 +46,30 @@ class Monitoring:
     card: ServingCard
     probabilities: np.ndarray
     flagged: np.ndarray
-    group_mix: Figure
-    groups: dict[str, GroupDrift]
+    drift: Drift
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
-        return drift.worst({self.group_mix.status} | {d.worst for d in self.groups.values()})
+        return self.drift.status
 
     def summary(self) -> dict[str, Any]:
+        """summary.json: the export read, its drift as `GET /monitoring` writes it, and the
+        figures against outcomes."""
         export = self.export
-        found: dict[str, Any] = {
-            "scope": SCOPE_EXPORT,
-            "model_version": self.card.version,
+        summary: dict[str, Any] = {
             "files": export.files,
             "rows": len(export),
             "from": export.first_time.isoformat() if export.first_time else None,
             "to": export.last_time.isoformat() if export.last_time else None,
             "ignored_columns": export.ignored_columns,
-            **drift.summary(self.group_mix, self.groups),
+            **DRIFT_SCHEMA.dump(self.drift),
         }
         for group, outcomes in self.outcomes.items():
-            found["groups"][group]["outcomes"] = outcomes
+            summary["groups"][group]["outcomes"] = outcomes
         if self.outcomes:
-            found["recalibration_rule"] = RECALIBRATION_RULE
-        return found
+            summary["recalibration_rule"] = RECALIBRATION_RULE
+        return summary
 
 
 class MonitorError(ValueError):
@@ -89,22 +87,21 @@ def monitor(paths: list[Path], model_path: Path) -> Monitoring:
     groups = export.answers[:, GROUP_COLUMN]
     layout = CountLayout(card.drift_reference.score_edges)
     counts = layout.count(export.answers, probabilities, flagged)
-    found = Monitoring(
+    monitoring = Monitoring(
         export=export,
         card=card,
         probabilities=probabilities,
         flagged=flagged,
-        group_mix=drift.group_mix(card.drift_reference, layout, counts),
-        groups=drift.drift_by_group(card.drift_reference, layout, counts),
+        drift=measure(card.drift_reference, layout, counts, SCOPE_EXPORT, card.version),
     )
     if export.outcomes is not None:
         for code, name in GROUPS.items():
             rows = groups == code
             if rows.any():
-                found.outcomes[name] = outcome_figures(
+                monitoring.outcomes[name] = outcome_figures(
                     export.outcomes[rows], probabilities[rows], flagged[rows]
                 )
-    return found
+    return monitoring
 
 
 def outcome_figures(

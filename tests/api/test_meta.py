@@ -92,6 +92,9 @@ def test_monitoring_of_a_model_without_a_reference(contract: dict) -> None:
     client = create_app({"TESTING": True, "MODEL_PATH": str(older)}).test_client()
     reply = client.get("/monitoring").get_json()
     assert reply["reference_available"] is False and reply["groups"] == {}
+    # The reply is what the document says, reference or not: cut_offs is required there.
+    assert reply["cut_offs"] == {"watch_from": 0.1, "shift_from": 0.25, "minimum_count": 200}
+    assert reply["status"] == "too_few" and reply["group_mix"] is None
 
 
 def test_cors_can_be_turned_off() -> None:

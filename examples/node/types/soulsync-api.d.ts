@@ -499,7 +499,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Monitoring"];
+                        "application/json": components["schemas"]["Drift"];
                     };
                 };
                 401: components["responses"]["UNAUTHORIZED"];
@@ -1190,8 +1190,8 @@ export interface components {
             reference_flagged_share: number;
             figures: components["schemas"]["Figure"][];
         };
-        Monitoring: {
-            /** @example This instance's traffic since it started, summed over its workers: one instance sees only its own share of the service's traffic. `soulsync monitor` reads an export of all of it. */
+        Drift: {
+            /** @description What the figures rest on: this instance's traffic, or an export. */
             scope: string;
             /**
              * @description The worst status of every figure.
