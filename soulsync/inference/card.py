@@ -285,9 +285,10 @@ class GroupRecalibration:
     rows: int
     positives: int
     map: GroupMap
-    #: The base model on every local row of the group (no fit involved).
-    before: ProbabilityFigures
-    before_decisions: Decisions
+    #: The base model on every local row of the group (no fit involved). None when the
+    #: exports hold no row of the group.
+    before: ProbabilityFigures | None
+    before_decisions: Decisions | None
     #: Cross-fitted: each row scored by a map and threshold fitted without it. None if kept.
     after: ProbabilityFigures | None
     after_decisions: Decisions | None

@@ -120,6 +120,20 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
         rows = groups == code
         labels, before = export.outcomes[rows], served[rows]
         positives = int(labels.sum())
+        if not rows.any():
+            results[name] = GroupRecalibration(
+                status="kept",
+                note="the exports hold no row of this group, so its present map and rule stay",
+                rows=0,
+                positives=0,
+                map=maps[name],
+                before=None,
+                before_decisions=None,
+                after=None,
+                after_decisions=None,
+            )
+            rows_of[name] = GroupRows(labels, before, None)
+            continue
         before_figures = _figures(labels, before)
         before_decisions = evaluation.decisions(labels, flag(before, groups[rows], screener.rules))
         if min(positives, len(labels) - positives) < evaluation.CALIBRATION_MINIMUM:

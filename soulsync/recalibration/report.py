@@ -76,8 +76,13 @@ def _write_report(recalibrated: Recalibrated, folder: Path) -> None:
     assert recalibration is not None
     sections = []
     for group, result in recalibration.groups.items():
-        image = f"reliability-{group}.png"
-        _diagram(recalibrated, group, folder / image)
+        diagram = ""
+        if result.rows:
+            image = f"reliability-{group}.png"
+            _diagram(recalibrated, group, folder / image)
+            diagram = (
+                f"<p><img src='{image}' alt='reliability diagram of {html.escape(group)}'></p>"
+            )
         names = ["log loss", "ECE", "calibration slope", "calibration intercept"]
         names += ["recall", "specificity"]
         before = _column(result.before, result.before_decisions)
@@ -94,8 +99,7 @@ def _write_report(recalibrated: Recalibrated, folder: Path) -> None:
             f"{result.map.slope:.3f}. Threshold {old.threshold:.4f} before, {new.threshold:.4f} "
             f"after (95 % bootstrap interval {low:.4f} to {high:.4f}).</p>"
             "<table><tr><th>figure (95 % interval)</th><th>before</th>"
-            f"<th>after, on rows not used for the fit</th></tr>{table}</table>"
-            f"<p><img src='{image}' alt='reliability diagram of {html.escape(group)}'></p>"
+            f"<th>after, on rows not used for the fit</th></tr>{table}</table>{diagram}"
         )
     sources = ", ".join(
         f"{html.escape(s.name)} ({s.rows} rows, {s.positives} positive, sha256 {s.sha256[:12]})"

@@ -171,6 +171,29 @@ def test_a_group_with_too_few_rows_keeps_its_map(
     assert after == pytest.approx(before, abs=1e-12)
 
 
+def test_an_export_of_one_group_keeps_the_others_map(
+    trained, population: ShiftedPopulation, tmp_path: Path
+) -> None:
+    """A team that labels its students only: the students are re-fitted, the professionals keep
+    their map and rule, and the card and the report say so."""
+    answers, outcomes = population.draw(1500, seed=6)
+    students = answers[:, GROUP_COLUMN] == STUDENT
+    export = write_export(tmp_path / "students.csv", answers[students], outcomes[students])
+    assert recalibrate(trained, export, out=tmp_path / "students")[0] == 0
+    served = read_card(tmp_path / "students" / TFLITE_FILE)
+    groups = served.model_card.recalibration.groups
+    assert groups["students"].status == "refit"
+    kept = groups["professionals"]
+    assert kept.status == "kept" and kept.rows == 0 and "no row of this group" in kept.note
+    assert kept.before is None and kept.after is None
+    base = trained[1].decision.groups["professionals"]
+    assert served.model_card.decision.groups["professionals"] == base
+    assert "professionals: kept" in (tmp_path / "students" / "recalibration.html").read_text()
+    client = create_app({"TESTING": True, "MODEL_PATH": str(tmp_path / "students" / TFLITE_FILE)})
+    worker = dict(zip(KEYS, answers[~students][0].tolist(), strict=True))
+    assert client.test_client().post("/predict", json=worker).status_code == 200
+
+
 def test_refusals_write_nothing(
     trained, population: ShiftedPopulation, labelled: Path, tmp_path: Path, capsys
 ) -> None:

@@ -988,8 +988,10 @@ export interface components {
             rows: number;
             positives: number;
             map: components["schemas"]["GroupMap"];
-            before: components["schemas"]["ProbabilityFigures"];
-            before_decisions: components["schemas"]["Decisions"];
+            /** @default null */
+            before: components["schemas"]["ProbabilityFigures"] | (Record<string, never> | null);
+            /** @default null */
+            before_decisions: components["schemas"]["Decisions"] | (Record<string, never> | null);
             /** @default null */
             after: components["schemas"]["ProbabilityFigures"] | (Record<string, never> | null);
             /** @default null */
