@@ -153,7 +153,7 @@ trigger:  ## create the Cloud Build trigger that releases every push to main, ru
 	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml --service-account=$(DEPLOYER_SA)
 
 monitoring:  ## install monitoring/'s alert policies and SLOs in PROJECT's Cloud Monitoring (CHANNELS=channel,...; docs/runbook.md)
-	python3 scripts/monitoring.py apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)
+	python3 -m deploy.monitoring apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)
 
 rollback:  ## send all traffic back to the revision tagged `previous` (the one before the last release)
 	$(RELEASE) rollback

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the serving image, run it, and check what a platform engineer signs off:
 #   the image builds; the container becomes ready (/readyz 200) and how fast; it passes the
-#   deploy's smoke test (scripts/smoke.py: the model version, the contract, this build's expected
+#   deploy's smoke test (deploy/smoke.py: the model version, the contract, this build's expected
 #   answers, a bad body refused); the process runs as non-root; the start-up log has no error or warning;
 #   SIGTERM stops it cleanly (exit 0) within 10 s; how much the image adds over its base; and
 #   that its dependencies are exactly requirements/serving.txt's, with their digest (two builds
@@ -85,7 +85,7 @@ done
 echo "ready: /readyz 200 after $(seconds "$ready" "$started") s"
 
 echo "== smoke (the deploy's check before traffic)"
-python3 -I -S scripts/smoke.py "http://127.0.0.1:$PORT" --wait 10 || fail "the smoke test"
+python3 -E -s -S -m deploy.smoke "http://127.0.0.1:$PORT" --wait 10 || fail "the smoke test"
 
 pid=$("${C[@]}" inspect "$NAME" --format '{{.State.Pid}}')
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")

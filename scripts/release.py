@@ -2,14 +2,14 @@
 """Release this build to Cloud Run without giving it traffic before it has passed its checks.
 
     python3 scripts/release.py deploy     # the new revision, tagged, with no traffic
-    python3 scripts/release.py smoke      # scripts/smoke.py against the tag's URL
+    python3 scripts/release.py smoke      # deploy/smoke.py against the tag's URL
     python3 scripts/release.py promote    # move traffic, in steps when the model changes
     python3 scripts/release.py rollback   # all traffic back to the revision tagged `previous`
     python3 scripts/release.py promote --revision NAME   # release a tested, held revision
 
 cloudbuild.yaml runs the first three, in order, as steps of their own; `make rollback` and
 `make promote` run the others. The settings are the build's substitutions, passed as
-environment variables of the same names (manifest.py). The steps share what they found in
+environment variables of the same names (deploy/render.py). The steps share what they found in
 release-state.json, in the build's workspace.
 
 Rules (docs/deployment.md):
@@ -41,10 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import manifest
-import smoke
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the deploy package, beside scripts/
+
+from deploy import render as manifest  # noqa: E402
+from deploy import smoke  # noqa: E402
+
 STATE = Path("release-state.json")
 MANIFEST_FILE = Path("service.yaml")
 CURRENT, PREVIOUS = "current", "previous"

@@ -27,7 +27,7 @@ BUILT_IN = {
 }
 SERVICE = BUILD["substitutions"]["_SERVICE"]
 REGION = BUILD["substitutions"]["_REGION"]
-#: The revision a build of BUILT_IN's commit creates (scripts/manifest.py names it so).
+#: The revision a build of BUILT_IN's commit creates (deploy/render.py names it so).
 NEW = f"{SERVICE}-0123456-5e1f0c2a"
 NEW_TAG = "candidate-0123456"
 

@@ -59,7 +59,7 @@ NOT_RUN_HERE = {
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
     "make lock": "rewrites the locks from PyPI (tests/test_lock.py checks them)",
-    "python3 scripts/smoke.py": "tests/e2e/test_smoke.py runs it against gunicorn",
+    "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
     "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",

@@ -326,9 +326,9 @@ def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
         "SOULSYNC_MONITORING_API": api,
     }
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "monitoring.py"), "apply", "--project=p1",
+        [sys.executable, "-m", "deploy.monitoring", "apply", "--project=p1",
          "--channels=projects/p1/notificationChannels/7"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (fake / "calls.jsonl").read_text(encoding="utf-8").splitlines()

@@ -1,6 +1,6 @@
 """Install the alert policies and SLOs of monitoring/ in a project's Cloud Monitoring.
 
-    python3 scripts/monitoring.py apply --project=PROJECT [--channels=CHANNEL,...]
+    python3 -m deploy.monitoring apply --project=PROJECT [--channels=CHANNEL,...]
 
 `make monitoring` runs it (docs/runbook.md). Standard library and gcloud only, like the release
 scripts. Each run leaves Cloud Monitoring holding exactly the files' versions, however often it
