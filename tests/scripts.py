@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from deploy import render as manifest  # noqa: F401  (the release script imports it so)
-from deploy import smoke  # noqa: F401
-
 FOLDER = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -28,4 +25,3 @@ def load(name: str) -> ModuleType:
 
 model_changes = load("model_changes")
 smoke_expected = load("smoke_expected")
-release = load("release")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 
 from soulsync.inference.monitoring import MINIMUM_COUNT, SHIFT_FROM, psi
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
@@ -134,13 +135,26 @@ def test_every_filter_names_this_service_and_a_cloud_run_metric() -> None:
                 assert metric in CLOUD_RUN_METRICS, (path.name, metric)
 
 
+def deploy_documents() -> list[dict]:
+    return list(yaml.safe_load_all((ROOT / "deploy" / "clouddeploy.yaml").read_text()))
+
+
 def test_the_numbers_are_the_deployments() -> None:
-    """The 5xx alert's rate is the rollout's own limit; instances at the maximum are
-    cloudbuild.yaml's maximum (a threshold condition compares with > only)."""
+    """The 5xx alert's rate is the canary's own limit (the verify's --max-error-rate,
+    deploy/skaffold.yaml); instances at the maximum are prod's maximum (its deploy parameter in
+    deploy/clouddeploy.yaml; a threshold condition compares with > only)."""
+    skaffold = yaml.safe_load((ROOT / "deploy" / "skaffold.yaml").read_text(encoding="utf-8"))
+    [verify] = skaffold["verify"]
+    [limit] = [a for a in verify["container"]["args"] if a.startswith("--max-error-rate=")]
     (rate,) = load(MONITORING / "alerts" / "5xx-rate.json")["conditions"]
-    assert rate["conditionThreshold"]["thresholdValue"] == float(substitution("_MAX_ERROR_RATE"))
+    assert rate["conditionThreshold"]["thresholdValue"] == float(limit.split("=")[1])
+    [prod] = [
+        d for d in deploy_documents() if d["kind"] == "Target" and d["metadata"]["name"] == "prod"
+    ]
     (most,) = load(MONITORING / "alerts" / "max-instances.json")["conditions"]
-    assert most["conditionThreshold"]["thresholdValue"] == int(substitution("_MAX_INSTANCES")) - 0.5
+    maximum = int(prod["deployParameters"]["max_instances"])
+    assert most["conditionThreshold"]["thresholdValue"] == maximum - 0.5
+    assert prod["deployParameters"]["service"] == substitution("_SERVICE")
 
 
 def test_drift_alert_is_generated_from_the_shipped_model() -> None:
