@@ -43,10 +43,15 @@ NOT_RUN_HERE = {
     "openssl rand": "pipes a new key into `gcloud secrets create` (a project)",
     "for ": "a loop of gcloud commands (a project)",
     "done": "the end of a loop of gcloud commands",
-    "make deploy": "needs gcloud and a project (the release steps: tests/test_release.py)",
+    "make release": "needs gcloud and a project (its last step: tests/test_release.py runs it "
+    "against a gcloud stand-in)",
+    "make pipeline": "needs gcloud and a project (tests/test_deploy_config.py checks the file it "
+    "applies)",
+    "make status": "needs gcloud and a project",
     "make trigger": "needs gcloud and a project",
-    "make rollback": "needs gcloud and a project (tests/test_release.py runs the rollback step)",
-    "make promote": "needs gcloud and a project (tests/test_release.py runs the promote step)",
+    "make rollback": "needs gcloud and a project (tests/test_release.py runs it against a gcloud "
+    "stand-in)",
+    "make promote": "needs gcloud and a project",
     "make monitoring": "needs gcloud and a project (tests/test_monitoring_files.py runs it "
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",

@@ -328,7 +328,10 @@ class _Api(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
+def run_apply(
+    tmp_path: Path, api: str, replies: dict, channels: str = "projects/p1/notificationChannels/7"
+) -> tuple[list[list[str]], str]:
+    """gcloud's calls, and what the script wrote to stderr."""
     fake = tmp_path / "gcloud-state"
     fake.mkdir(exist_ok=True)
     (fake / "replies.json").write_text(json.dumps(replies), encoding="utf-8")
@@ -341,12 +344,12 @@ def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
     }
     result = subprocess.run(
         [sys.executable, "-m", "deploy.monitoring", "apply", "--project=p1",
-         "--channels=projects/p1/notificationChannels/7"],
+         f"--channels={channels}"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (fake / "calls.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["argv"] for line in lines]
+    return [json.loads(line)["argv"] for line in lines], result.stderr
 
 
 def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
@@ -357,7 +360,10 @@ def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
     try:
         api = f"http://127.0.0.1:{port}/v3"
         token = {"auth print-access-token": [{"stdout": "a-token\n"}]}
-        first = run_apply(tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]})
+        first, warned = run_apply(
+            tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]}
+        )
+        assert "notify no one" not in warned
         created = [argv for argv in first if argv[:3] == ["monitoring", "policies", "create"]]
         assert len(created) == len(POLICIES)
         assert all("--project=p1" in argv for argv in created)
@@ -367,7 +373,12 @@ def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
 
         handler.calls.clear()
         listed = {"monitoring policies list": [{"stdout": "projects/p1/alertPolicies/42\n"}]}
-        second = run_apply(tmp_path, api, {**token, **listed})
+        second, _ = run_apply(tmp_path, api, {**token, **listed})
+        _, warned = run_apply(tmp_path, api, {**token, **listed}, channels="")
+        assert (
+            "warning: no notification channels (--channels): the policies will notify no one"
+            in (warned)
+        )
         updated = [argv for argv in second if argv[:3] == ["monitoring", "policies", "update"]]
         assert len(updated) == len(POLICIES)
         assert not [argv for argv in second if argv[:3] == ["monitoring", "policies", "create"]]
