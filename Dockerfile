@@ -48,6 +48,11 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /staging/opt/venv /opt/venv
 WORKDIR /app
 COPY wsgi.py gunicorn.conf.py ./
+# The release's verify job runs this same image with another command (python -m deploy.verify,
+# deploy/skaffold.yaml): the deploy package, standard library only, and the answers it expects.
+# The service never imports it.
+COPY deploy/__init__.py deploy/cloud.py deploy/render.py deploy/smoke.py deploy/verify.py \
+     deploy/smoke-expected.json ./deploy/
 USER 10001:10001
 EXPOSE 8080
 # Exec form: gunicorn is PID 1 and receives Cloud Run's SIGTERM itself.

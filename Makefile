@@ -20,8 +20,8 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve develop test quick lint format lock train check-model openapi settings \
-        translations bench smoke-expected types alerts monitoring container-test deploy trigger \
-        rollback promote clean
+        translations bench smoke-expected types alerts monitoring container-test pipeline release \
+        trigger promote rollback status clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -121,43 +121,64 @@ lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info
 
-# --- container and deployment (docs/deployment.md) ---------------------------------------------
-# The region, service and accounts are cloudbuild.yaml's substitutions, read from there (one
+# --- container and release (docs/deployment.md) -------------------------------------------------
+# The regions, service and deployer are cloudbuild.yaml's substitutions, read from there (one
 # place); PROJECT is gcloud's current project unless given.
 substitution = $(shell sed -n 's/^  $(1): *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' cloudbuild.yaml)
-REGION        ?= $(call substitution,_REGION)
-SERVICE       ?= $(call substitution,_SERVICE)
-DEPLOYER      ?= $(call substitution,_DEPLOYER_ACCOUNT)
-PROJECT       ?= $(shell gcloud config get-value project 2>/dev/null)
-GITHUB_OWNER  ?= soulsync
-GITHUB_REPO   ?= soulsync-model-service
-DEPLOYER_SA    = projects/$(PROJECT)/serviceAccounts/$(DEPLOYER)@$(PROJECT).iam.gserviceaccount.com
-RELEASE        = PROJECT_ID=$(PROJECT) _REGION=$(REGION) _SERVICE=$(SERVICE) python3 scripts/release.py
-# Extra substitutions for one `make deploy`, e.g. SUBSTITUTIONS=_METRICS_SIDECAR=true (the next
+REGION          ?= $(call substitution,_REGION)
+PIPELINE_REGION ?= $(call substitution,_PIPELINE_REGION)
+SERVICE         ?= $(call substitution,_SERVICE)
+DEPLOYER        ?= $(call substitution,_DEPLOYER_ACCOUNT)
+PROJECT         ?= $(shell gcloud config get-value project 2>/dev/null)
+GITHUB_OWNER    ?= soulsync
+GITHUB_REPO     ?= soulsync-model-service
+# Cloud Build's region for the trigger and `make release`: global, which every project may use
+# (Google restricts some projects to a few regions; the build region is not Cloud Run's). The
+# GitHub connection must be in the same location.
+TRIGGER_REGION  ?= global
+# The approval before prod and the release hours (deploy/clouddeploy.yaml's `# gates:` lines):
+# off, or on. Change it here and run `make pipeline` to keep it; the next `make pipeline` applies
+# whatever this says.
+GATES           ?= off
+DEPLOYER_SA      = projects/$(PROJECT)/serviceAccounts/$(DEPLOYER)@$(PROJECT).iam.gserviceaccount.com
+PIPELINE_FLAGS   = --delivery-pipeline=$(SERVICE) --region=$(PIPELINE_REGION) --project=$(PROJECT)
+# Extra substitutions for one `make release`, e.g. SUBSTITUTIONS=_METRICS_SIDECAR=true (the next
 # push from the trigger uses cloudbuild.yaml's defaults again: change those to keep a setting).
-SUBSTITUTIONS ?=
+SUBSTITUTIONS   ?=
 # Notification channels for `make monitoring` (resource names, comma-separated).
-CHANNELS      ?=
+CHANNELS        ?=
 
 container-test:  ## build the image, run it, smoke-test it, check non-root, clean log, SIGTERM
 	scripts/container-test.sh
 
-deploy:  ## test, build, push, deploy with no traffic, smoke-test and promote this commit (Cloud Build)
-	@test -z "$$(git status --porcelain)" || { echo "commit first: make deploy releases HEAD, and labels it with HEAD's commit"; exit 1; }
-	gcloud builds submit --config=cloudbuild.yaml --project=$(PROJECT) --service-account=$(DEPLOYER_SA) \
+pipeline:  ## apply deploy/clouddeploy.yaml: the delivery pipeline, its targets, automations and release hours (GATES=on|off)
+	@file=$$(mktemp) && python3 -m deploy.pipeline --project=$(PROJECT) --gates=$(GATES) > $$file \
+	  && gcloud deploy apply --file=$$file --region=$(PIPELINE_REGION) --project=$(PROJECT); \
+	  status=$$?; rm -f $$file; exit $$status
+
+release:  ## test, build, push and release this commit by hand (Cloud Build, then Cloud Deploy: staging, then prod's canary)
+	@test -z "$$(git status --porcelain)" || { echo "commit first: make release releases HEAD, and labels it with HEAD's commit"; exit 1; }
+	gcloud builds submit --config=cloudbuild.yaml --project=$(PROJECT) --region=$(TRIGGER_REGION) \
+	  --service-account=$(DEPLOYER_SA) \
 	  --substitutions=COMMIT_SHA=$$(git rev-parse HEAD),_COMMIT_TIME=$$(git log -1 --format=%ct)$(if $(SUBSTITUTIONS),$(comma)$(SUBSTITUTIONS)) .
 
-trigger:  ## create the Cloud Build trigger that releases every push to main, run as the deployer
+trigger:  ## create the global Cloud Build trigger that releases every push to main, run as the deployer
 	gcloud builds triggers create github --name=$(SERVICE) --project=$(PROJECT) \
-	  --region=$(REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
+	  --region=$(TRIGGER_REGION) --repo-owner=$(GITHUB_OWNER) --repo-name=$(GITHUB_REPO) \
 	  --branch-pattern='^main$$' --build-config=cloudbuild.yaml --service-account=$(DEPLOYER_SA)
 
+promote:  ## roll a release out to prod through its canary (RELEASE=name), e.g. one held on staging
+	@test -n "$(RELEASE)" || { echo "name the release: make promote RELEASE=... (make status lists them)"; exit 1; }
+	gcloud deploy releases promote --release=$(RELEASE) --to-target=prod $(PIPELINE_FLAGS) --quiet
+
+rollback:  ## cancel what is rolling out on prod, then roll prod back (deploy/rollback.py)
+	python3 -m deploy.rollback --project=$(PROJECT) --region=$(PIPELINE_REGION) --pipeline=$(SERVICE) --target=prod
+
+status:  ## what each target runs, and the newest releases and their rollouts
+	gcloud deploy targets describe staging $(PIPELINE_FLAGS)
+	gcloud deploy targets describe prod $(PIPELINE_FLAGS)
+	gcloud deploy releases list $(PIPELINE_FLAGS) --sort-by=~createTime --limit=5 \
+	  --format='table(name.basename(),createTime,labels)'
+
 monitoring:  ## install monitoring/'s alert policies and SLOs in PROJECT's Cloud Monitoring (CHANNELS=channel,...; docs/runbook.md)
-	python3 scripts/monitoring.py apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)
-
-rollback:  ## send all traffic back to the revision tagged `previous` (the one before the last release)
-	$(RELEASE) rollback
-
-promote:  ## release a revision that passed its checks but was held (REVISION=name)
-	@test -n "$(REVISION)" || { echo "name the revision: make promote REVISION=..."; exit 1; }
-	$(RELEASE) promote --revision=$(REVISION)
+	python3 -m deploy.monitoring apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)

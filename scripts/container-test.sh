@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the serving image, run it, and check what a platform engineer signs off:
 #   the image builds; the container becomes ready (/readyz 200) and how fast; it passes the
-#   deploy's smoke test (scripts/smoke.py: the model version, the contract, this build's expected
+#   release's smoke test (deploy/smoke.py: the model version, the contract, this build's expected
 #   answers, a bad body refused); the process runs as non-root; the start-up log has no error or warning;
 #   SIGTERM stops it cleanly (exit 0) within 10 s; how much the image adds over its base; and
 #   that its dependencies are exactly requirements/serving.txt's, with their digest (two builds
-#   of one commit print the same).
+#   of one commit print the same); and that the release's verify job starts in it.
 #
 # Engine: $CONTAINER_ENGINE (docker or podman) if set; else docker when a Docker engine
 # answers; else podman through ../shared/tools/container (a local stand-in for the base image).
@@ -84,8 +84,12 @@ done
 [ -n "$ready" ] || { "${C[@]}" logs "$NAME"; fail "not ready within 6 s"; }
 echo "ready: /readyz 200 after $(seconds "$ready" "$started") s"
 
-echo "== smoke (the deploy's check before traffic)"
-python3 -I -S scripts/smoke.py "http://127.0.0.1:$PORT" --wait 10 || fail "the smoke test"
+echo "== smoke (the release's check before traffic)"
+python3 -E -s -S -m deploy.smoke "http://127.0.0.1:$PORT" --wait 10 || fail "the smoke test"
+# The verify job runs this image with another command (deploy/skaffold.yaml): it must start there.
+"${C[@]}" run --rm --entrypoint python "$TAG" -m deploy.verify --help >/dev/null \
+  || fail "the verify job (python -m deploy.verify) does not start in the image"
+echo "verify job: python -m deploy.verify starts in the image"
 
 pid=$("${C[@]}" inspect "$NAME" --format '{{.State.Pid}}')
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")

@@ -1,5 +1,5 @@
-"""Running cloudbuild.yaml's release steps here: their environment as Cloud Build would give it
-(the substitutions' defaults, resolved), the step's own command, and a stand-in gcloud on PATH
+"""Running the release path's programs here: cloudbuild.yaml's step environment as Cloud Build
+would give it (the substitutions' defaults, resolved), and a stand-in gcloud on PATH
 (tests/fixtures/fake-gcloud) that answers from a script and records every call. Nothing else can
 stand in for Google Cloud on the machines that run the suite."""
 
@@ -26,10 +26,9 @@ BUILT_IN = {
     "COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
 }
 SERVICE = BUILD["substitutions"]["_SERVICE"]
-REGION = BUILD["substitutions"]["_REGION"]
-#: The revision a build of BUILT_IN's commit creates (scripts/manifest.py names it so).
-NEW = f"{SERVICE}-0123456-5e1f0c2a"
-NEW_TAG = "candidate-0123456"
+PIPELINE_REGION = BUILD["substitutions"]["_PIPELINE_REGION"]
+#: The release a build of BUILT_IN's commit creates (deploy/release.py names it so).
+RELEASE = "r-0123456-5e1f0c2a"
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
@@ -52,13 +51,14 @@ def step(step_id: str) -> dict[str, Any]:
 
 @dataclass
 class FakeCloud:
-    """A workspace and a scripted gcloud."""
+    """A build's workspace (the deploy package in it, as in a checkout) and a scripted gcloud."""
 
     folder: Path
 
     def __post_init__(self) -> None:
         (self.folder / "gcloud").mkdir(parents=True, exist_ok=True)
         (self.folder / "workspace").mkdir(exist_ok=True)
+        (self.workspace / "deploy").symlink_to(ROOT / "deploy")
         self.replies({})
 
     @property
@@ -80,67 +80,50 @@ class FakeCloud:
         (self.folder / "gcloud" / "used.json").unlink(missing_ok=True)
 
     def calls(self, *command: str) -> list[dict[str, Any]]:
-        """The calls made so far, or those of one command ("run", "services", ...)."""
+        """The calls made so far, or those of one command ("deploy", "releases", ...)."""
         path = self.folder / "gcloud" / "calls.jsonl"
         calls = (
             [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
         )
         return [c for c in calls if c["argv"][: len(command)] == list(command)]
 
-    def run_step(
-        self, step_id: str, *extra: str, **substitutions: str
-    ) -> subprocess.CompletedProcess[str]:
-        """The step's entrypoint and arguments, in the workspace, with the build's environment;
-        the repository's scripts are run from where they lie."""
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"PATH": f"{FAKE_BIN}:/usr/bin:/bin", "FAKE_GCLOUD": str(self.folder / "gcloud")}
+
+    def run_step(self, step_id: str, **substitutions: str) -> subprocess.CompletedProcess[str]:
+        """A python3 step's own command, in the workspace, with the build's environment and the
+        standard library only (-E -s -S), as in Cloud Build's cloud-sdk image."""
         definition = step(step_id)
         assert definition["entrypoint"] == "python3"
-        script, *args = definition["args"]
-        return self.run_script(script, *args, *extra, **substitutions)
-
-    def run_script(
-        self, script: str, *args: str, **substitutions: str
-    ) -> subprocess.CompletedProcess[str]:
-        """python3 SCRIPT ARGS as a release step runs it (as `make rollback` does too)."""
-        env = {
-            "PATH": f"{FAKE_BIN}:/usr/bin:/bin",
-            "FAKE_GCLOUD": str(self.folder / "gcloud"),
-            **step_environment(**substitutions),
-            **{k: v for k, v in os.environ.items() if k == "GCE_METADATA_HOST"},
-        }
-        # -E -s -S: the standard library only, as in Cloud Build's cloud-sdk image.
-        command = [sys.executable, "-E", "-s", "-S", str(ROOT / script), *args]
+        env = {**self.environment, **step_environment(**substitutions)}
+        command = [sys.executable, "-E", "-s", "-S", *definition["args"]]
         return subprocess.run(
             command, cwd=self.workspace, env=env, capture_output=True, text=True, timeout=600
         )
 
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.workspace / "release-state.json").read_text())
+    def make(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A make target of the repository, with the stand-in first on PATH."""
+        env = {**os.environ, **self.environment}
+        return subprocess.run(
+            ["make", "--no-print-directory", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
 
 
-def service(traffic: list[dict[str, Any]], url: str = "https://soulsync.example.run.app") -> dict:
-    """What `gcloud run services describe --format=json` gives: the fields the release reads."""
+def rollout(release: str, rollout_id: str, state: str, created: str, target: str = "prod") -> dict:
+    """What `gcloud deploy rollouts list --format=json` gives: the fields the programs read."""
+    pipeline = f"projects/soulsync-project/locations/{PIPELINE_REGION}/deliveryPipelines/{SERVICE}"
     return {
-        "metadata": {"name": SERVICE},
-        "status": {
-            "url": url,
-            "latestReadyRevisionName": traffic[0]["revisionName"],
-            "traffic": traffic,
-        },
+        "name": f"{pipeline}/releases/{release}/rollouts/{rollout_id}",
+        "targetId": target,
+        "state": state,
+        "createTime": created,
     }
 
 
-def revisions(labels_by_name: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    """What `gcloud run revisions list --format=json` gives: names and labels."""
-    return [
-        {"metadata": {"name": name, "labels": labels}} for name, labels in labels_by_name.items()
-    ]
-
-
-#: The shipped model's version: a revision labelled with it serves the same model as the build.
-SHIPPED_VERSION = json.loads(
-    (Path(__file__).resolve().parents[1] / "soulsync" / "model" / "model_card.json").read_text()
-)["version"]
-
-
-def labels(commit_time: int, model: str = SHIPPED_VERSION) -> dict[str, str]:
-    return {"commit-sha": "f" * 40, "commit-time": str(commit_time), "model-version": model}
+def release(name: str, commit_time: int | None = None) -> dict:
+    """What `gcloud deploy releases list --format=json` gives: names and labels."""
+    pipeline = f"projects/soulsync-project/locations/{PIPELINE_REGION}/deliveryPipelines/{SERVICE}"
+    labels = {} if commit_time is None else {"commit-time": str(commit_time)}
+    return {"name": f"{pipeline}/releases/{name}", "labels": labels}

@@ -1,5 +1,5 @@
 """The modules of scripts/ (a folder of programs, not a package), imported by their path under
-their own names, as they import each other when run (release.py imports manifest and smoke)."""
+their own names, as they import each other when run."""
 
 from __future__ import annotations
 
@@ -23,8 +23,5 @@ def load(name: str) -> ModuleType:
     return module
 
 
-manifest = load("manifest")
 model_changes = load("model_changes")
-smoke = load("smoke")
 smoke_expected = load("smoke_expected")
-release = load("release")

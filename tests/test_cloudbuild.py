@@ -1,7 +1,7 @@
-"""cloudbuild.yaml and the manifest it deploys: tests gate everything, one image goes from build
-to deploy, the steps run in the order that keeps traffic off an unchecked revision, every
-substitution has a default and reaches the release steps, one Python everywhere, and the
-manifest holds everything the service runs with."""
+"""cloudbuild.yaml and the service file its release step writes: tests gate everything, one image
+goes from build to release by digest, every substitution has a default and reaches the release
+step, one Python everywhere, and the service file holds everything the service runs with, with
+what Cloud Deploy fills in left open (image, per-target values, traffic, revision name)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import tomllib
 import pytest
 import yaml
 
+from deploy import render, smoke
 from tests.fake_cloud import BUILD, BUILT_IN, ROOT, step, step_environment, substitute
-from tests.scripts import manifest, smoke
 
 SUBSTITUTIONS = BUILD["substitutions"]
 #: Substitutions that only cloudbuild.yaml itself uses.
-BUILD_ONLY = {"_REPOSITORY", "_PYTHON_IMAGE", "_DEPLOYER_ACCOUNT"}
+BUILD_ONLY = {"_REGION", "_REPOSITORY", "_IMAGE", "_PYTHON_IMAGE", "_DEPLOYER_ACCOUNT"}
 CLOUD_BUILD_BUILT_IN = {
     "PROJECT_ID",
     "COMMIT_SHA",
@@ -30,24 +30,15 @@ CLOUD_BUILD_BUILT_IN = {
     "PROJECT_NUMBER",
     "SERVICE_ACCOUNT",
 }
+MODEL = smoke.load_expected(smoke.EXPECTED)["model_version"]
 
 
-def test_steps_run_in_order() -> None:
-    assert [s["id"] for s in BUILD["steps"]] == [
-        "test",
-        "build",
-        "push",
-        "deploy",
-        "smoke",
-        "promote",
-    ]
+def test_steps_run_in_order_and_end_with_the_release() -> None:
+    assert [s["id"] for s in BUILD["steps"]] == ["test", "build", "push", "release"]
     # No step may start early: waitFor would let one run beside the step it must follow.
     assert all("waitFor" not in s for s in BUILD["steps"])
-    assert [step(i)["args"] for i in ("deploy", "smoke", "promote")] == [
-        ["scripts/release.py", "deploy"],
-        ["scripts/release.py", "smoke"],
-        ["scripts/release.py", "promote"],
-    ]
+    assert step("release")["args"] == ["-m", "deploy.release", "--image-file=image.txt"]
+    assert "gcloud run" not in (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
 
 
 def test_tests_run_the_same_gate_as_ci_with_curl() -> None:
@@ -92,18 +83,18 @@ def test_every_substitution_is_defined_used_and_reaches_the_release() -> None:
     for entry in BUILD["options"]["env"]:
         name, value = entry.split("=", 1)
         assert value == f"${{{name}}}", entry
-    assert SUBSTITUTIONS["_REGION"] == "asia-southeast2"
-    assert SUBSTITUTIONS["_SERVICE"] == "soulsync-model-endpoint"
 
 
-def test_the_makefile_reads_region_service_and_deployer_from_here() -> None:
+def test_the_makefile_reads_regions_service_and_deployer_from_here() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for variable, name in (
         ("REGION", "_REGION"),
+        ("PIPELINE_REGION", "_PIPELINE_REGION"),
         ("SERVICE", "_SERVICE"),
         ("DEPLOYER", "_DEPLOYER_ACCOUNT"),
     ):
         assert re.search(rf"^{variable} +\?= \$\(call substitution,{name}\)$", makefile, re.M)
+    assert re.search(r"^TRIGGER_REGION +\?= global$", makefile, re.M)
 
 
 def test_the_build_runs_as_the_deployer_and_logs_to_cloud_logging() -> None:
@@ -116,34 +107,31 @@ def test_the_build_runs_as_the_deployer_and_logs_to_cloud_logging() -> None:
     assert BUILD["options"]["dynamicSubstitutions"] is True
 
 
-def test_build_push_and_deploy_name_the_same_image() -> None:
+def test_build_and_push_name_the_same_image_and_push_writes_its_digest() -> None:
     image = "${_IMAGE}:${COMMIT_SHA}"
     assert f"--tag={image}" in step("build")["args"]
-    assert step("push")["args"] == ["push", image]
+    push = step("push")["args"][-1]
+    assert f'docker push "{image}"' in push
+    assert "{{index .RepoDigests 0}}" in push and push.strip().endswith("> image.txt")
     assert "docker.pkg.dev" in SUBSTITUTIONS["_IMAGE"]  # Artifact Registry
-    values = {**SUBSTITUTIONS, **BUILT_IN}
-    rendered = rendered_manifest()
-    container = rendered["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == substitute(image, values)
 
 
-def rendered_manifest(**substitutions: str) -> dict:
-    """The manifest the deploy step would write for a service serving `old`, parsed back from
-    its YAML text."""
-    env = step_environment(**substitutions)
-    model = smoke.load_expected(smoke.EXPECTED)["model_version"]
-    settings = manifest.Release.from_environment(env, 1_700_000_000, model)
-    traffic = [{"revisionName": "old", "percent": 100}]
-    document = manifest.service_manifest(settings, traffic)
-    parsed = yaml.safe_load(manifest.to_yaml(document))
-    assert parsed == document  # the YAML says exactly what was meant: "0" stays a string
+def rendered(**substitutions: str) -> dict:
+    """The service file the release step would write, parsed back from its YAML text."""
+    settings = render.Release.from_environment(
+        step_environment(**substitutions), 1_700_000_000, MODEL
+    )
+    document = render.service_document(settings)
+    text = render.to_yaml(document)
+    parsed = yaml.safe_load(text)
     return parsed
 
 
-def test_the_manifest_holds_what_the_service_runs_with() -> None:
-    rendered = rendered_manifest()
-    template = rendered["spec"]["template"]
+def test_the_service_file_holds_what_the_service_runs_with() -> None:
+    service = rendered()
+    template = service["spec"]["template"]
     container = template["spec"]["containers"][0]
+    assert container["image"] == render.IMAGE  # the release puts the pushed digest there
     assert template["spec"]["serviceAccountName"] == (
         "soulsync-runtime@soulsync-project.iam.gserviceaccount.com"
     )
@@ -154,57 +142,92 @@ def test_the_manifest_holds_what_the_service_runs_with() -> None:
         "GUNICORN_WORKER_CONNECTIONS": SUBSTITUTIONS["_WORKER_CONNECTIONS"],
     }
     assert container["startupProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}
+    assert (
+        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
+        == 30
+    )
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
     limits = {"cpu": SUBSTITUTIONS["_CPU"], "memory": SUBSTITUTIONS["_MEMORY"]}
     assert container["resources"]["limits"] == limits
     assert template["metadata"]["labels"] == {
         "commit-sha": BUILT_IN["COMMIT_SHA"],
         "commit-time": "1700000000",
-        "model-version": smoke.load_expected(smoke.EXPECTED)["model_version"],
+        "model-version": MODEL,
     }
-    assert template["metadata"]["name"] == "soulsync-model-endpoint-0123456-5e1f0c2a"
-    assert rendered["spec"]["traffic"] == [{"revisionName": "old", "percent": 100}]
+
+
+def test_cloud_deploy_owns_traffic_and_revision_names() -> None:
+    """No traffic stanza (Cloud Deploy splits between the last good revision and the new one)
+    and no revision name (a rollback deploys an old release's file again)."""
+    service = rendered()
+    assert set(service["spec"]) == {"template"}
+    assert "name" not in service["spec"]["template"]["metadata"]
+
+
+def test_per_target_values_are_deploy_parameters_and_min_instances_is_the_services() -> None:
+    settings = render.Release.from_environment(step_environment(), 1_700_000_000, MODEL)
+    text = render.to_yaml(render.service_document(settings))
+    assert re.search(
+        r'^  name: "soulsync-model-endpoint"  # from-param: \$\{service\}$', text, re.M
+    )
+    service = yaml.safe_load(text)
+    annotations = service["metadata"]["annotations"]
+    assert annotations["run.googleapis.com/minScale"] == "0"
+    assert "# from-param: ${min_instances}" in text and "# from-param: ${max_instances}" in text
+    template = service["spec"]["template"]["metadata"]["annotations"]
+    assert "autoscaling.knative.dev/minScale" not in template
+    assert template["autoscaling.knative.dev/maxScale"] == render.PARAMETERS["max_instances"]
+
+
+def test_a_custom_audience_and_the_ingress_are_set_on_the_service() -> None:
+    annotations = rendered()["metadata"]["annotations"]
+    assert annotations["run.googleapis.com/custom-audiences"] == '["soulsync-model-endpoint"]'
+    assert annotations["run.googleapis.com/ingress"] == SUBSTITUTIONS["_INGRESS"] == "all"
+    internal = rendered(_INGRESS="internal")["metadata"]["annotations"]
+    assert internal["run.googleapis.com/ingress"] == "internal"
+    with pytest.raises(render.ReleaseError, match="_INGRESS: 'private' is not one of all"):
+        rendered(_INGRESS="private")
 
 
 def test_private_by_default_public_by_annotation_both_ways() -> None:
     assert SUBSTITUTIONS["_PUBLIC"] == "false"
-    assert "annotations" not in rendered_manifest()["metadata"]
-    public = rendered_manifest(_PUBLIC="true")["metadata"]["annotations"]
-    assert public == {"run.googleapis.com/invoker-iam-disabled": "true"}
-    with pytest.raises(manifest.ReleaseError, match="_PUBLIC: 'yes' is neither true nor false"):
-        rendered_manifest(_PUBLIC="yes")
+    public = "run.googleapis.com/invoker-iam-disabled"
+    assert public not in rendered()["metadata"]["annotations"]
+    assert rendered(_PUBLIC="true")["metadata"]["annotations"][public] == "true"
+    with pytest.raises(render.ReleaseError, match="_PUBLIC: 'yes' is not one of false, true"):
+        rendered(_PUBLIC="yes")
 
 
 def test_api_keys_come_from_secret_manager_at_a_pinned_version() -> None:
-    container = rendered_manifest(_API_KEYS_VERSION="3")["spec"]["template"]["spec"]
-    [keys] = [e for e in container["containers"][0]["env"] if e["name"] == "SOULSYNC_API_KEYS"]
+    container = rendered(_API_KEYS_VERSION="3")["spec"]["template"]["spec"]["containers"][0]
+    [keys] = [e for e in container["env"] if e["name"] == "SOULSYNC_API_KEYS"]
     assert keys == {
         "name": "SOULSYNC_API_KEYS",
         "valueFrom": {"secretKeyRef": {"name": "soulsync-api-keys", "key": "3"}},
     }
-    with pytest.raises(manifest.ReleaseError, match="_API_KEYS_VERSION: 'latest' is not a secret"):
-        rendered_manifest(_API_KEYS_VERSION="latest")
+    with pytest.raises(render.ReleaseError, match="_API_KEYS_VERSION: 'latest' is not a secret"):
+        rendered(_API_KEYS_VERSION="latest")
 
 
-def test_settings_and_cors_origins_are_in_the_manifest() -> None:
-    container = rendered_manifest(
+def test_settings_and_cors_origins_are_in_the_file() -> None:
+    container = rendered(
         _CORS_ORIGINS="https://app.example,https://*.example.com",
         _SETTINGS="SOULSYNC_TOP_FACTORS=5; SOULSYNC_LOG_LEVEL=WARNING",
     )["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["SOULSYNC_CORS_ORIGINS"] == "https://app.example,https://*.example.com"
     assert env["SOULSYNC_TOP_FACTORS"] == "5" and env["SOULSYNC_LOG_LEVEL"] == "WARNING"
-    with pytest.raises(manifest.ReleaseError, match="SOULSYNC_API_KEYS is set by a substitution"):
-        rendered_manifest(_SETTINGS="SOULSYNC_API_KEYS=abc")
-    with pytest.raises(manifest.ReleaseError, match="'oops' is not NAME=value"):
-        rendered_manifest(_SETTINGS="oops")
+    with pytest.raises(render.ReleaseError, match="SOULSYNC_API_KEYS is set by a substitution"):
+        rendered(_SETTINGS="SOULSYNC_API_KEYS=abc")
+    with pytest.raises(render.ReleaseError, match="'oops' is not NAME=value"):
+        rendered(_SETTINGS="oops")
 
 
 def test_the_metrics_sidecar_is_off_by_default_and_complete_when_on() -> None:
     assert SUBSTITUTIONS["_METRICS_SIDECAR"] == "false"
-    plain = rendered_manifest()["spec"]["template"]
+    plain = rendered()["spec"]["template"]
     assert [c["name"] for c in plain["spec"]["containers"]] == ["service"]
-    template = rendered_manifest(_METRICS_SIDECAR="true")["spec"]["template"]
+    template = rendered(_METRICS_SIDECAR="true")["spec"]["template"]
     service, collector = template["spec"]["containers"]
     assert collector["name"] == "collector" and "ports" not in collector
     assert collector["image"] == SUBSTITUTIONS["_METRICS_SIDECAR_IMAGE"]

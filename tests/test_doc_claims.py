@@ -43,10 +43,15 @@ NOT_RUN_HERE = {
     "openssl rand": "pipes a new key into `gcloud secrets create` (a project)",
     "for ": "a loop of gcloud commands (a project)",
     "done": "the end of a loop of gcloud commands",
-    "make deploy": "needs gcloud and a project (the release steps: tests/test_release.py)",
+    "make release": "needs gcloud and a project (its last step: tests/test_release.py runs it "
+    "against a gcloud stand-in)",
+    "make pipeline": "needs gcloud and a project (tests/test_deploy_config.py checks the file it "
+    "applies)",
+    "make status": "needs gcloud and a project",
     "make trigger": "needs gcloud and a project",
-    "make rollback": "needs gcloud and a project (tests/test_release.py runs the rollback step)",
-    "make promote": "needs gcloud and a project (tests/test_release.py runs the promote step)",
+    "make rollback": "needs gcloud and a project (tests/test_release.py runs it against a gcloud "
+    "stand-in)",
+    "make promote": "needs gcloud and a project",
     "make monitoring": "needs gcloud and a project (tests/test_monitoring_files.py runs it "
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",
@@ -59,7 +64,7 @@ NOT_RUN_HERE = {
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
     "make lock": "rewrites the locks from PyPI (tests/test_lock.py checks them)",
-    "python3 scripts/smoke.py": "tests/e2e/test_smoke.py runs it against gunicorn",
+    "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
     "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 
 from soulsync.inference.drift import MINIMUM_COUNT, SHIFT_FROM, psi
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
@@ -134,13 +135,26 @@ def test_every_filter_names_this_service_and_a_cloud_run_metric() -> None:
                 assert metric in CLOUD_RUN_METRICS, (path.name, metric)
 
 
+def deploy_documents() -> list[dict]:
+    return list(yaml.safe_load_all((ROOT / "deploy" / "clouddeploy.yaml").read_text()))
+
+
 def test_the_numbers_are_the_deployments() -> None:
-    """The 5xx alert's rate is the rollout's own limit; instances at the maximum are
-    cloudbuild.yaml's maximum (a threshold condition compares with > only)."""
+    """The 5xx alert's rate is the canary's own limit (the verify's --max-error-rate,
+    deploy/skaffold.yaml); instances at the maximum are prod's maximum (its deploy parameter in
+    deploy/clouddeploy.yaml; a threshold condition compares with > only)."""
+    skaffold = yaml.safe_load((ROOT / "deploy" / "skaffold.yaml").read_text(encoding="utf-8"))
+    [verify] = skaffold["verify"]
+    [limit] = [a for a in verify["container"]["args"] if a.startswith("--max-error-rate=")]
     (rate,) = load(MONITORING / "alerts" / "5xx-rate.json")["conditions"]
-    assert rate["conditionThreshold"]["thresholdValue"] == float(substitution("_MAX_ERROR_RATE"))
+    assert rate["conditionThreshold"]["thresholdValue"] == float(limit.split("=")[1])
+    [prod] = [
+        d for d in deploy_documents() if d["kind"] == "Target" and d["metadata"]["name"] == "prod"
+    ]
     (most,) = load(MONITORING / "alerts" / "max-instances.json")["conditions"]
-    assert most["conditionThreshold"]["thresholdValue"] == int(substitution("_MAX_INSTANCES")) - 0.5
+    maximum = int(prod["deployParameters"]["max_instances"])
+    assert most["conditionThreshold"]["thresholdValue"] == maximum - 0.5
+    assert prod["deployParameters"]["service"] == substitution("_SERVICE")
 
 
 def test_drift_alert_is_generated_from_the_shipped_model() -> None:
@@ -314,7 +328,10 @@ class _Api(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
+def run_apply(
+    tmp_path: Path, api: str, replies: dict, channels: str = "projects/p1/notificationChannels/7"
+) -> tuple[list[list[str]], str]:
+    """gcloud's calls, and what the script wrote to stderr."""
     fake = tmp_path / "gcloud-state"
     fake.mkdir(exist_ok=True)
     (fake / "replies.json").write_text(json.dumps(replies), encoding="utf-8")
@@ -326,13 +343,13 @@ def run_apply(tmp_path: Path, api: str, replies: dict) -> list[list[str]]:
         "SOULSYNC_MONITORING_API": api,
     }
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "monitoring.py"), "apply", "--project=p1",
-         "--channels=projects/p1/notificationChannels/7"],
-        env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "deploy.monitoring", "apply", "--project=p1",
+         f"--channels={channels}"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (fake / "calls.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["argv"] for line in lines]
+    return [json.loads(line)["argv"] for line in lines], result.stderr
 
 
 def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
@@ -343,7 +360,10 @@ def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
     try:
         api = f"http://127.0.0.1:{port}/v3"
         token = {"auth print-access-token": [{"stdout": "a-token\n"}]}
-        first = run_apply(tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]})
+        first, warned = run_apply(
+            tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]}
+        )
+        assert "notify no one" not in warned
         created = [argv for argv in first if argv[:3] == ["monitoring", "policies", "create"]]
         assert len(created) == len(POLICIES)
         assert all("--project=p1" in argv for argv in created)
@@ -353,7 +373,12 @@ def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
 
         handler.calls.clear()
         listed = {"monitoring policies list": [{"stdout": "projects/p1/alertPolicies/42\n"}]}
-        second = run_apply(tmp_path, api, {**token, **listed})
+        second, _ = run_apply(tmp_path, api, {**token, **listed})
+        _, warned = run_apply(tmp_path, api, {**token, **listed}, channels="")
+        assert (
+            "warning: no notification channels (--channels): the policies will notify no one"
+            in (warned)
+        )
         updated = [argv for argv in second if argv[:3] == ["monitoring", "policies", "update"]]
         assert len(updated) == len(POLICIES)
         assert not [argv for argv in second if argv[:3] == ["monitoring", "policies", "create"]]

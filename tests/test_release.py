@@ -1,291 +1,202 @@
-"""scripts/release.py, run as cloudbuild.yaml's deploy, smoke and promote steps run it, against a
-gcloud stand-in that answers from a script and records every call: what reaches Cloud Run (the
-manifest, each traffic move) and what never does (no traffic before the checks, no older
-commit promoted, no promotion over a rollback, traffic back when errors rise)."""
+"""The release step (deploy/release.py, as cloudbuild.yaml runs it) and `make rollback`
+(deploy/rollback.py), against a gcloud stand-in that answers from a script and records every
+call: what reaches Cloud Deploy, in which order, and what never does (an older commit's release;
+a rollback before what is in flight is cancelled)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy import render, smoke
 from tests.fake_cloud import (
-    NEW,
-    NEW_TAG,
-    REGION,
+    BUILT_IN,
+    PIPELINE_REGION,
+    RELEASE,
     SERVICE,
     FakeCloud,
-    labels,
-    revisions,
-    service,
+    release,
+    rollout,
 )
-from tests.scripts import release, smoke
 
-OLD = f"{SERVICE}-aaaaaaa-11111111"
-OLDER = f"{SERVICE}-bbbbbbb-22222222"
-URL = "https://soulsync-model-endpoint-123.asia-southeast2.run.app"
-TAG_URL = f"https://{NEW_TAG}---soulsync-model-endpoint-123.asia-southeast2.run.app"
+DIGEST = (
+    "asia-southeast2-docker.pkg.dev/soulsync-project/soulsync/soulsync-model-endpoint@sha256:"
+    + ("ab" * 32)
+)
+#: This build's commit time.
+NOW = 1_700_000_500
 MODEL = smoke.load_expected(smoke.EXPECTED)["model_version"]
-#: Commit times: the serving revision's, and this build's (a later commit).
-THEN, NOW = 1_700_000_000, 1_700_000_500
+WHERE = [
+    f"--delivery-pipeline={SERVICE}",
+    f"--region={PIPELINE_REGION}",
+    "--project=soulsync-project",
+]
 
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> FakeCloud:
-    return FakeCloud(tmp_path)
+    found = FakeCloud(tmp_path)
+    (found.workspace / "image.txt").write_text(DIGEST + "\n")
+    return found
 
 
-def serving_old(*extra: dict) -> list[dict]:
-    """OLD with all traffic, tagged current; OLDER tagged previous; and `extra` entries."""
-    return [
-        {"revisionName": OLD, "percent": 100, "latestRevision": False},
-        {"revisionName": OLD, "tag": "current", "url": "https://current---x.run.app"},
-        {"revisionName": OLDER, "tag": "previous", "url": "https://previous---x.run.app"},
-        *extra,
-    ]
+def test_the_release_step_creates_the_release_with_the_image_by_digest(cloud) -> None:
+    cloud.replies({"deploy releases list": [[release("r-older", NOW - 100), release("manual")]]})
 
-
-def after_deploy(traffic: list[dict]) -> dict:
-    return service([*traffic, {"revisionName": NEW, "tag": NEW_TAG, "url": TAG_URL}], URL)
-
-
-def deploy_replies(traffic: list[dict], public: list[str] = (), new_model: str = MODEL) -> dict:
-    return {
-        "run services describe": [service(traffic, URL), after_deploy(traffic)],
-        "run revisions list": [
-            revisions({OLD: labels(THEN), OLDER: labels(THEN - 100), NEW: labels(NOW, new_model)})
-        ],
-        "run services get-iam-policy": [
-            {"bindings": [{"role": "roles/run.invoker", "members": list(public)}]}
-        ],
-    }
-
-
-def deployed_manifest(cloud: FakeCloud) -> dict:
-    [call] = cloud.calls("run", "services", "replace")
-    assert f"--region={REGION}" in call["argv"]
-    return yaml.safe_load(call["manifest"])
-
-
-def test_deploy_adds_the_revision_with_no_traffic_and_keeps_what_the_service_has(cloud) -> None:
-    split_by_hand = {"revisionName": OLDER, "tag": "canary", "url": "https://canary---x"}
-    cloud.replies(deploy_replies(serving_old(split_by_hand)))
-
-    result = cloud.run_step("deploy", _COMMIT_TIME=str(NOW))
+    result = cloud.run_step("release", _COMMIT_TIME=str(NOW))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    traffic = deployed_manifest(cloud)["spec"]["traffic"]
-    assert traffic == [
-        {"revisionName": OLD, "percent": 100},
-        {"revisionName": OLD, "percent": 0, "tag": "current"},
-        {"revisionName": OLDER, "percent": 0, "tag": "previous"},
-        {"revisionName": OLDER, "percent": 0, "tag": "canary"},
-        {"revisionName": NEW, "percent": 0, "tag": NEW_TAG},
-    ]
-    assert cloud.state()["url"] == TAG_URL and cloud.state()["service_url"] == URL
-    assert cloud.calls("run", "services", "update-traffic") == []
+    [listed, created] = cloud.calls()
+    assert listed["argv"][:3] == ["deploy", "releases", "list"]
+    argv = created["argv"]
+    assert argv[:4] == ["deploy", "releases", "create", RELEASE]
+    assert set(WHERE) <= set(argv)
+    assert f"--images={render.IMAGE}={DIGEST}" in argv
+    assert "--source=release" in argv
+    assert "--gcs-source-staging-dir=gs://soulsync-project-clouddeploy-source/source" in argv
+    labels = next(a for a in argv if a.startswith("--labels=")).removeprefix("--labels=")
+    assert dict(pair.split("=") for pair in labels.split(",")) == {
+        "commit-sha": BUILT_IN["COMMIT_SHA"],
+        "commit-time": str(NOW),
+        "model-version": MODEL,
+    }
+    assert set(created["source"]) == {"service.yaml", "skaffold.yaml"}
+    skaffold = Path(__file__).resolve().parents[1] / "deploy" / "skaffold.yaml"
+    assert created["source"]["skaffold.yaml"] == skaffold.read_text(encoding="utf-8")
+    service = yaml.safe_load(created["source"]["service.yaml"])
+    assert service["spec"]["template"]["spec"]["containers"][0]["image"] == render.IMAGE
+    assert service["spec"]["template"]["metadata"]["labels"]["commit-time"] == str(NOW)
 
 
-def test_deploy_pins_a_target_that_follows_the_latest_revision(cloud) -> None:
-    """A service made by hand (`gcloud run deploy`) sends traffic to the latest revision: kept
-    as it is, the new revision would get it all at once."""
-    latest = [{"latestRevision": True, "percent": 100, "revisionName": OLD}]
-    cloud.replies(deploy_replies(latest))
-    assert cloud.run_step("deploy", _COMMIT_TIME=str(NOW)).returncode == 0
-    traffic = deployed_manifest(cloud)["spec"]["traffic"]
-    assert traffic[0] == {"revisionName": OLD, "percent": 100}
-    assert all("latestRevision" not in target for target in traffic)
+def test_an_older_commit_creates_no_release(cloud) -> None:
+    """Two pushes close together may finish out of order: the older one must not become the
+    newest release."""
+    cloud.replies({"deploy releases list": [[release("r-newer", NOW + 1)]]})
 
+    result = cloud.run_step("release", _COMMIT_TIME=str(NOW))
 
-def test_deploy_drops_the_tags_of_older_candidates_only(cloud) -> None:
-    stale = {"revisionName": OLDER, "tag": "candidate-bbbbbbb", "url": "https://c---x"}
-    newer = {"revisionName": "newer-rev", "tag": "candidate-ccccccc", "url": "https://d---x"}
-    replies = deploy_replies(serving_old(stale, newer))
-    replies["run revisions list"][0].append(
-        {"metadata": {"name": "newer-rev", "labels": labels(NOW + 1)}}
-    )
-    cloud.replies(replies)
-    assert cloud.run_step("deploy", _COMMIT_TIME=str(NOW)).returncode == 0
-    tags = [t.get("tag") for t in deployed_manifest(cloud)["spec"]["traffic"]]
-    assert "candidate-bbbbbbb" not in tags and "candidate-ccccccc" in tags
-
-
-def test_a_first_deploy_has_nothing_to_keep(cloud) -> None:
-    not_found = {"stderr": f"ERROR: Cannot find service [{SERVICE}]", "code": 1}
-    cloud.replies(
-        {
-            "run services describe": [
-                not_found,
-                after_deploy([{"revisionName": NEW, "percent": 100}]),
-            ]
-        }
-    )
-    result = cloud.run_step("deploy", _COMMIT_TIME=str(NOW))
-    assert result.returncode == 0, result.stdout
-    assert deployed_manifest(cloud)["spec"]["traffic"] == [
-        {"revisionName": NEW, "percent": 100, "tag": NEW_TAG}
-    ]
-
-
-def test_an_older_commit_deploys_nothing_and_promotes_nothing(cloud) -> None:
-    cloud.replies(deploy_replies(serving_old()))
-    deploy = cloud.run_step("deploy", _COMMIT_TIME=str(THEN - 1))
-    smoke = cloud.run_step("smoke")
-    promote = cloud.run_step("promote")
-
-    assert [deploy.returncode, smoke.returncode, promote.returncode] == [0, 0, 0]
-    assert f"is older than the one {OLD} serves" in deploy.stdout
-    assert cloud.calls("run", "services", "replace") == []
-    assert cloud.calls("run", "services", "update-traffic") == []
-
-
-def test_a_public_binding_left_behind_stops_a_private_deploy(cloud) -> None:
-    cloud.replies(deploy_replies(serving_old(), public=["allUsers", "user:a@example.com"]))
-    result = cloud.run_step("deploy", _COMMIT_TIME=str(NOW))
-    assert result.returncode == 1
-    assert "FAIL deploy: the service is public: roles/run.invoker is granted to allUsers" in (
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no release: commit 0123456 is older than the one release r-newer carries" in (
         result.stdout
     )
-    assert "remove-iam-policy-binding soulsync-model-endpoint" in result.stdout
-    assert cloud.calls("run", "services", "replace") == []
+    assert cloud.calls("deploy", "releases", "create") == []
 
 
-def test_the_public_mode_needs_no_binding_and_is_an_annotation(cloud) -> None:
-    cloud.replies(deploy_replies(serving_old()))
-    assert cloud.run_step("deploy", _COMMIT_TIME=str(NOW), _PUBLIC="true").returncode == 0
-    manifest = deployed_manifest(cloud)
-    assert manifest["metadata"]["annotations"] == {
-        "run.googleapis.com/invoker-iam-disabled": "true"
-    }
-    assert cloud.calls("run", "services", "get-iam-policy") == []
+def test_the_same_commit_may_be_released_again(cloud) -> None:
+    cloud.replies({"deploy releases list": [[release("r-same", NOW)]]})
+    assert cloud.run_step("release", _COMMIT_TIME=str(NOW)).returncode == 0
+    assert len(cloud.calls("deploy", "releases", "create")) == 1
 
 
-def promote_replies(old_model: str = MODEL, errors: list[list[dict]] = ()) -> dict:
-    traffic = [*serving_old(), {"revisionName": NEW, "tag": NEW_TAG, "url": TAG_URL}]
-    return {
-        "run services describe": [service(traffic, URL)],
-        "run revisions list": [
-            revisions({OLD: labels(THEN, old_model), OLDER: labels(THEN - 100), NEW: labels(NOW)})
-        ],
-        "logging read": list(errors) or [[]],
-    }
-
-
-def deployed_state(cloud: FakeCloud) -> None:
-    (cloud.workspace / "release-state.json").write_text(
-        json.dumps({"revision": NEW, "tag": NEW_TAG, "url": TAG_URL, "service_url": URL})
-    )
-
-
-def traffic_moves(cloud: FakeCloud) -> list[list[str]]:
-    return [
-        [arg for arg in call["argv"] if arg.startswith(("--to-", "--update-tags"))]
-        for call in cloud.calls("run", "services", "update-traffic")
-    ]
-
-
-def test_the_same_model_moves_all_traffic_at_once_and_prints_the_rollback(cloud) -> None:
-    deployed_state(cloud)
-    cloud.replies(promote_replies())
-    result = cloud.run_step("promote")
-    assert result.returncode == 0, result.stdout
-    assert traffic_moves(cloud) == [
-        [f"--to-revisions={NEW}=100", f"--update-tags=current={NEW},previous={OLD}"]
-    ]
-    rollback = (
-        f"make rollback  (gcloud run services update-traffic {SERVICE} --region={REGION} "
-        "--project=soulsync-project --to-tags=previous=100)"
-    )
-    assert result.stdout.count(rollback) == 2  # before the first move, and at the end
-
-
-def request_log(ok: int, failed: int) -> list[dict]:
-    return [{"httpRequest": {"status": 200}}] * ok + [{"httpRequest": {"status": 503}}] * failed
-
-
-def test_a_new_model_moves_traffic_in_steps_checking_errors_between(cloud) -> None:
-    deployed_state(cloud)
-    cloud.replies(promote_replies("0ldm0del0000", [request_log(99, 1), request_log(500, 2)]))
-    result = cloud.run_step("promote", _ROLLOUT_SOAK_SECONDS="0")
-    assert result.returncode == 0, result.stdout
-    assert traffic_moves(cloud) == [
-        [f"--to-revisions={NEW}=10,{OLD}=90", f"--update-tags=previous={OLD}"],
-        [f"--to-revisions={NEW}=50,{OLD}=50", f"--update-tags=previous={OLD}"],
-        [f"--to-revisions={NEW}=100", f"--update-tags=current={NEW},previous={OLD}"],
-    ]
-    [query, *_] = [c["argv"][2] for c in cloud.calls("logging", "read")]
-    assert f'resource.labels.revision_name="{NEW}"' in query
-    assert "run.googleapis.com%2Frequests" in query
-    assert "1 of 100 requests answered 5xx (1.00%)" in result.stdout
-
-
-def test_errors_above_the_limit_send_traffic_back_and_fail(cloud) -> None:
-    deployed_state(cloud)
-    cloud.replies(promote_replies("0ldm0del0000", [request_log(90, 10)]))
-    result = cloud.run_step("promote", _ROLLOUT_SOAK_SECONDS="0")
+def test_an_image_not_by_digest_stops_the_release(cloud) -> None:
+    (cloud.workspace / "image.txt").write_text("example/soulsync:latest\n")
+    result = cloud.run_step("release", _COMMIT_TIME=str(NOW))
     assert result.returncode == 1
-    assert traffic_moves(cloud) == [
-        [f"--to-revisions={NEW}=10,{OLD}=90", f"--update-tags=previous={OLD}"],
-        [f"--to-revisions={OLD}=100"],
-    ]
-    assert f"ROLLED BACK: 10.00% of its requests failed, above 2.00%; {OLD}" in result.stdout
+    assert "not an image by digest" in result.stdout
+    assert cloud.calls() == []
 
 
-def test_a_rolled_back_service_is_held_until_someone_promotes(cloud) -> None:
-    rolled_back = [
-        {"revisionName": OLDER, "percent": 100},
-        {"revisionName": OLD, "tag": "current", "url": "https://current---x"},
-        {"revisionName": OLDER, "tag": "previous", "url": "https://previous---x"},
-        {"revisionName": NEW, "tag": NEW_TAG, "url": TAG_URL},
+def test_a_bad_setting_stops_the_release_naming_it(cloud) -> None:
+    result = cloud.run_step("release", _COMMIT_TIME=str(NOW), _API_KEYS_VERSION="latest")
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL release: _API_KEYS_VERSION: 'latest'")
+    assert "Traceback" not in result.stderr and cloud.calls() == []
+
+
+def test_a_failed_create_fails_the_step(cloud) -> None:
+    cloud.replies(
+        {
+            "deploy releases list": [[]],
+            "deploy releases create": [{"stderr": "ERROR: PERMISSION_DENIED", "code": 1}],
+        }
+    )
+    result = cloud.run_step("release", _COMMIT_TIME=str(NOW))
+    assert result.returncode == 1
+    assert "FAIL release: gcloud deploy releases create failed: ERROR: PERMISSION_DENIED" in (
+        result.stdout
+    )
+
+
+def rollback_replies(*rollouts_by_release: list[dict]) -> dict:
+    names = [f"r-{i}" for i in range(len(rollouts_by_release))]
+    return {
+        "deploy releases list": [[release(name) for name in names]],
+        "deploy rollouts list": list(rollouts_by_release),
+    }
+
+
+def commands(cloud: FakeCloud) -> list[list[str]]:
+    return [[w for w in c["argv"] if not w.startswith("--")][:4] for c in cloud.calls()]
+
+
+def test_make_rollback_cancels_what_is_in_flight_first_then_goes_back_to_the_last_good(
+    cloud,
+) -> None:
+    in_flight = rollout("r-0", "r-0-to-prod-0001", "IN_PROGRESS", "2026-12-02T10:00:00Z")
+    queued = rollout("r-1", "r-1-to-prod-0001", "PENDING", "2026-12-02T10:05:00Z")
+    good = rollout("r-2", "r-2-to-prod-0001", "SUCCEEDED", "2026-12-01T10:00:00Z")
+    staging = rollout(
+        "r-1", "r-1-to-staging-0001", "IN_PROGRESS", "2026-12-02T10:04:00Z", "staging"
+    )
+    cloud.replies(rollback_replies([in_flight], [queued, staging], [good]))
+
+    result = cloud.make("rollback", "PROJECT=soulsync-project")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert commands(cloud) == [
+        ["deploy", "releases", "list"],
+        ["deploy", "rollouts", "list"],
+        ["deploy", "rollouts", "list"],
+        ["deploy", "rollouts", "list"],
+        ["deploy", "rollouts", "cancel", "r-1-to-prod-0001"],
+        ["deploy", "rollouts", "cancel", "r-0-to-prod-0001"],
+        ["deploy", "targets", "rollback", "prod"],
     ]
-    deployed_state(cloud)
-    replies = promote_replies()
-    replies["run services describe"] = [service(rolled_back, URL)]
+    [rollback] = cloud.calls("deploy", "targets", "rollback")
+    assert f"--rollback-of-rollout={queued['name']}" in rollback["argv"]
+    assert "--release=r-2" in rollback["argv"]
+    assert set(WHERE) <= set(rollback["argv"])
+    cancels = cloud.calls("deploy", "rollouts", "cancel")
+    assert [next(a for a in c["argv"] if a.startswith("--release=")) for c in cancels] == [
+        "--release=r-1",
+        "--release=r-0",
+    ]
+
+
+def test_make_rollback_with_nothing_in_flight_goes_to_the_release_before(cloud) -> None:
+    current = rollout("r-0", "r-0-to-prod-0001", "SUCCEEDED", "2026-12-02T10:00:00Z")
+    before = rollout("r-1", "r-1-to-prod-0001", "SUCCEEDED", "2026-12-01T10:00:00Z")
+    cloud.replies(rollback_replies([current], [before]))
+
+    result = cloud.make("rollback", "PROJECT=soulsync-project")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert cloud.calls("deploy", "rollouts", "cancel") == []
+    [rollback] = cloud.calls("deploy", "targets", "rollback")
+    assert f"--rollback-of-rollout={current['name']}" in rollback["argv"]
+    assert not any(a.startswith("--release=") for a in rollback["argv"])
+
+
+def test_make_rollback_stops_when_a_cancel_fails(cloud) -> None:
+    in_flight = rollout("r-0", "r-0-to-prod-0001", "IN_PROGRESS", "2026-12-02T10:00:00Z")
+    good = rollout("r-1", "r-1-to-prod-0001", "SUCCEEDED", "2026-12-01T10:00:00Z")
+    replies = rollback_replies([in_flight], [good])
+    replies["deploy rollouts cancel"] = [{"stderr": "ERROR: PERMISSION_DENIED", "code": 1}]
     cloud.replies(replies)
 
-    result = cloud.run_step("promote")
+    result = cloud.make("rollback", "PROJECT=soulsync-project")
 
-    assert result.returncode == 1
-    assert "NOT PROMOTED: traffic is on" in result.stdout
-    assert f"make promote REVISION={NEW}" in result.stdout
-    assert cloud.calls("run", "services", "update-traffic") == []
-
-
-def test_rollback_sends_everything_to_the_previous_tag(cloud) -> None:
-    cloud.replies({"run services describe": [service(serving_old(), URL)]})
-    result = cloud.run_script("scripts/release.py", "rollback")
-    assert result.returncode == 0, result.stdout
-    assert traffic_moves(cloud) == [["--to-tags=previous=100"]]
-    assert f"{OLDER} serves all traffic" in result.stdout
+    assert result.returncode != 0
+    assert "FAIL rollback: gcloud deploy rollouts cancel failed" in result.stdout
+    assert cloud.calls("deploy", "targets", "rollback") == []
 
 
-def test_rollback_without_a_previous_revision_says_so(cloud) -> None:
-    cloud.replies({"run services describe": [service([{"revisionName": OLD, "percent": 100}])]})
-    result = cloud.run_script("scripts/release.py", "rollback")
-    assert result.returncode == 1
-    assert "FAIL rollback: no revision is tagged previous" in result.stdout
-    assert cloud.calls("run", "services", "update-traffic") == []
-
-
-def test_held_because_names_a_split_and_a_rollback() -> None:
-    entries = release.traffic_entries(service(serving_old()))
-    assert release.held_because(entries) is None
-    split = [{"revisionName": OLD, "percent": 90}, {"revisionName": OLDER, "percent": 10}]
-    assert "split by hand" in release.held_because(release.traffic_entries(service(split)))
-
-
-def test_a_tag_on_the_serving_entry_itself_counts() -> None:
-    """Cloud Run may report a revision's traffic and its tag in one entry."""
-    one_entry = [{"revisionName": OLD, "percent": 100, "tag": "current"}]
-    entries = release.traffic_entries(service(one_entry))
-    assert release.held_because(entries) is None
-    assert release.tagged(entries, "current") == OLD
-
-
-def test_a_smoke_step_without_a_deploy_says_so(cloud) -> None:
-    result = cloud.run_step("smoke")
-    assert result.returncode == 1
-    assert result.stdout.startswith("FAIL smoke: [Errno 2] No such file or directory")
-    assert "Traceback" not in result.stderr
+def test_make_rollback_without_a_good_release_says_so(cloud) -> None:
+    failed = rollout("r-0", "r-0-to-prod-0001", "FAILED", "2026-12-02T10:00:00Z")
+    cloud.replies(rollback_replies([failed]))
+    result = cloud.make("rollback", "PROJECT=soulsync-project")
+    assert result.returncode != 0
+    assert "no rollout ever completed on prod" in result.stdout
+    assert cloud.calls("deploy", "targets", "rollback") == []

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy import smoke
 from soulsync.questionnaire import GROUPS
-from tests.scripts import smoke, smoke_expected
+from tests.scripts import smoke_expected
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "smoke-expected.json"

@@ -1,4 +1,4 @@
-"""scripts/smoke.py, the real script in a standard-library-only interpreter, against the service
+"""deploy/smoke.py, the real script in a standard-library-only interpreter, against the service
 under gunicorn: the shipped model passes; a model whose threshold moved, a missing key, a public
 revision where a private one was expected, and a server that never answers all fail, each with
 a line that says why."""
@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.e2e.gunicorn_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = ROOT / "scripts" / "smoke.py"
+SMOKE = ROOT / "deploy" / "smoke.py"
 
 
 def run_smoke(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,7 @@
 traffic: that it answers, the model version, the old clients' contract, a committed set of
 questionnaires answered exactly as expected, and a bad body refused with 422.
 
-    python3 scripts/smoke.py URL [--expected deploy/smoke-expected.json]
+    python3 -m deploy.smoke URL [--expected deploy/smoke-expected.json]
                                  [--id-token-audience AUDIENCE] [--expect-private]
 
 The expected answers are generated from the shipped model by `make smoke-expected`

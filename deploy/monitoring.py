@@ -1,6 +1,6 @@
 """Install the alert policies and SLOs of monitoring/ in a project's Cloud Monitoring.
 
-    python3 scripts/monitoring.py apply --project=PROJECT [--channels=CHANNEL,...]
+    python3 -m deploy.monitoring apply --project=PROJECT [--channels=CHANNEL,...]
 
 `make monitoring` runs it (docs/runbook.md). Standard library and gcloud only, like the release
 scripts. Each run leaves Cloud Monitoring holding exactly the files' versions, however often it
@@ -120,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply.add_argument("--channels", default="", help="notification channels, comma-separated")
     args = parser.parse_args(argv)
     channels = [channel for channel in args.channels.split(",") if channel]
+    if not channels:
+        print(
+            "warning: no notification channels (--channels): the policies will notify no one",
+            file=sys.stderr,
+        )
     for path in sorted((MONITORING / "alerts").glob("*.json")):
         apply_policy(path, args.project, channels)
     apply_slos(args.project, args.service)

@@ -1,0 +1,51 @@
+"""The deploy package runs in Cloud Build's and Cloud Deploy's images and in an operator's shell
+beside gcloud, where the project is not installed: every module imports the standard library and
+its own package only, nothing of soulsync (read from the imports, not run), and each program
+starts under a standard-library-only interpreter."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted((ROOT / "deploy").glob("*.py"))
+PROGRAMS = ["smoke", "verify", "release", "rollback", "pipeline", "monitoring"]
+
+
+def imported(path: Path) -> set[str]:
+    """The top-level names of every module `path` imports, wherever the import sits."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add("deploy" if node.level else (node.module or "").split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_each_module_imports_the_standard_library_and_its_package_only(path: Path) -> None:
+    foreign = imported(path) - set(sys.stdlib_module_names) - {"__future__", "deploy"}
+    assert foreign == set(), f"{path.name} imports {sorted(foreign)}"
+    assert "soulsync" not in imported(path)
+
+
+def test_the_check_reads_what_it_should() -> None:
+    """The rule above is not vacuous: a module of soulsync's imports fail it."""
+    assert {"flask", "soulsync"} <= imported(ROOT / "soulsync" / "app.py")
+    assert {"deploy", "json"} <= imported(ROOT / "deploy" / "verify.py")
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_each_program_starts_with_the_standard_library_only(program: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-E", "-s", "-S", "-m", f"deploy.{program}", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
