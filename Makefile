@@ -20,7 +20,7 @@ UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
 .PHONY: help serve develop test quick lint format lock train check-model openapi settings \
-        translations bench smoke-expected types alerts monitoring container-test pipeline release \
+        translations bench smoke-expected types alerts apply-alerts container-test pipeline release \
         trigger promote rollback status clean
 
 help:  ## list the targets
@@ -79,7 +79,7 @@ check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is wh
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json
 
-alerts: $(DEVELOP)  ## regenerate monitoring/alerts/drift-shift.json from the shipped model's card (a test fails while it is stale)
+alerts: $(DEVELOP)  ## regenerate alerts/policies/drift-shift.json from the shipped model's card (a test fails while it is stale)
 	$(BIN)/python scripts/drift_alert.py
 
 smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
@@ -145,7 +145,7 @@ PIPELINE_FLAGS   = --delivery-pipeline=$(SERVICE) --region=$(PIPELINE_REGION) --
 # Extra substitutions for one `make release`, e.g. SUBSTITUTIONS=_METRICS_SIDECAR=true (the next
 # push from the trigger uses cloudbuild.yaml's defaults again: change those to keep a setting).
 SUBSTITUTIONS   ?=
-# Notification channels for `make monitoring` (resource names, comma-separated).
+# Notification channels for `make apply-alerts` (resource names, comma-separated).
 CHANNELS        ?=
 
 container-test:  ## build the image, run it, smoke-test it, check non-root, clean log, SIGTERM
@@ -180,5 +180,5 @@ status:  ## what each target runs, and the newest releases and their rollouts
 	gcloud deploy releases list $(PIPELINE_FLAGS) --sort-by=~createTime --limit=5 \
 	  --format='table(name.basename(),createTime,labels)'
 
-monitoring:  ## install monitoring/'s alert policies and SLOs in PROJECT's Cloud Monitoring (CHANNELS=channel,...; docs/runbook.md)
-	python3 -m deploy.monitoring apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)
+apply-alerts:  ## install alerts/'s policies and SLOs in PROJECT's Cloud Monitoring (CHANNELS=channel,...; docs/runbook.md)
+	python3 -m deploy.alerts apply --project=$(PROJECT) --service=$(SERVICE) --channels=$(CHANNELS)

@@ -1,10 +1,10 @@
-"""Write monitoring/alerts/drift-shift.json: the alert policy that fires when the screened
+"""Write alerts/policies/drift-shift.json: the alert policy that fires when the screened
 population's scores or share flagged reach `shift`, from the shipped model's drift reference.
 
-    python scripts/drift_alert.py [--out monitoring/alerts/drift-shift.json]
+    python scripts/drift_alert.py [--out alerts/policies/drift-shift.json]
 
 `make alerts` runs it, and so does `make train` (a retrained model has a new reference and a new
-version); tests/test_monitoring_files.py fails while the committed file is not what this makes
+version); tests/test_alert_files.py fails while the committed file is not what this makes
 of the shipped model.
 
 The policy is PromQL over the drift counters that Managed Service for Prometheus collects from
@@ -28,7 +28,7 @@ from soulsync.metrics import PREDICTIONS, SCORE_BINS
 from soulsync.questionnaire import NEGATIVE_RESULT, POSITIVE_RESULT
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "monitoring" / "alerts" / "drift-shift.json"
+OUT = ROOT / "alerts" / "policies" / "drift-shift.json"
 #: The window each figure counts: a day of questionnaires, from every instance.
 WINDOW = "1d"
 

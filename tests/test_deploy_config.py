@@ -350,7 +350,7 @@ def test_prod_is_a_verified_canary_from_zero_and_staging_verified() -> None:
 def test_the_soak_limit_is_the_5xx_alerts() -> None:
     """The verify's error-rate limit is the 5xx alert's threshold (monitoring/alerts)."""
     skaffold = yaml.safe_load(SKAFFOLD_TEXT)
-    alert = json.loads((ROOT / "monitoring" / "alerts" / "5xx-rate.json").read_text())
+    alert = json.loads((ROOT / "alerts" / "policies" / "5xx-rate.json").read_text())
     [condition] = alert["conditions"]
     limit = float(verify_args(skaffold)["max-error-rate"])
     assert condition["conditionThreshold"]["thresholdValue"] == limit

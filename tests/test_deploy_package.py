@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted((ROOT / "deploy").glob("*.py"))
-PROGRAMS = ["smoke", "verify", "release", "rollback", "pipeline", "monitoring"]
+PROGRAMS = ["smoke", "verify", "release", "rollback", "pipeline", "alerts"]
 
 
 def imported(path: Path) -> set[str]:

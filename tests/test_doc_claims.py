@@ -52,7 +52,7 @@ NOT_RUN_HERE = {
     "make rollback": "needs gcloud and a project (tests/test_release.py runs it against a gcloud "
     "stand-in)",
     "make promote": "needs gcloud and a project",
-    "make monitoring": "needs gcloud and a project (tests/test_monitoring_files.py runs it "
+    "make apply-alerts": "needs gcloud and a project (tests/test_alert_files.py runs it "
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",
     "make quick": "a part of make test",

@@ -1,8 +1,8 @@
-"""The alert policies and SLOs in monitoring/ (docs/runbook.md): they parse as Cloud
+"""The alert policies and SLOs in alerts/ (docs/runbook.md): they parse as Cloud
 Monitoring's formats with their required fields, every metric they name exists (Cloud Run's, or
 the service's own as its /metrics shows them), their numbers are the deployment's
 (cloudbuild.yaml), the drift alert is what scripts/drift_alert.py makes of the shipped model and
-computes what GET /monitoring computes, and `make monitoring`'s script sends them as it should."""
+computes what GET /monitoring computes, and `make apply-alerts`'s script sends them as it should."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_R
 from tests.e2e.gunicorn_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-MONITORING = ROOT / "monitoring"
-POLICIES = sorted((MONITORING / "alerts").glob("*.json"))
-SLOS = sorted((MONITORING / "slo").glob("*.json"))
+ALERTS = ROOT / "alerts"
+POLICIES = sorted((ALERTS / "policies").glob("*.json"))
+SLOS = sorted((ALERTS / "slo").glob("*.json"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 sys.path.insert(0, str(ROOT / "scripts"))
 import drift_alert  # noqa: E402  (scripts/ is not a package)
@@ -146,20 +146,20 @@ def test_the_numbers_are_the_deployments() -> None:
     skaffold = yaml.safe_load((ROOT / "deploy" / "skaffold.yaml").read_text(encoding="utf-8"))
     [verify] = skaffold["verify"]
     [limit] = [a for a in verify["container"]["args"] if a.startswith("--max-error-rate=")]
-    (rate,) = load(MONITORING / "alerts" / "5xx-rate.json")["conditions"]
+    (rate,) = load(ALERTS / "policies" / "5xx-rate.json")["conditions"]
     assert rate["conditionThreshold"]["thresholdValue"] == float(limit.split("=")[1])
     [prod] = [
         d for d in deploy_documents() if d["kind"] == "Target" and d["metadata"]["name"] == "prod"
     ]
-    (most,) = load(MONITORING / "alerts" / "max-instances.json")["conditions"]
+    (most,) = load(ALERTS / "policies" / "max-instances.json")["conditions"]
     maximum = int(prod["deployParameters"]["max_instances"])
     assert most["conditionThreshold"]["thresholdValue"] == maximum - 0.5
     assert prod["deployParameters"]["service"] == substitution("_SERVICE")
 
 
 def test_drift_alert_is_generated_from_the_shipped_model() -> None:
-    assert load(MONITORING / "alerts" / "drift-shift.json") == drift_alert.policy(), (
-        "monitoring/alerts/drift-shift.json is stale: run `make alerts`"
+    assert load(ALERTS / "policies" / "drift-shift.json") == drift_alert.policy(), (
+        "alerts/policies/drift-shift.json is stale: run `make alerts`"
     )
 
 
@@ -197,7 +197,7 @@ def test_every_metric_and_label_the_drift_alert_names_is_exposed(client) -> None
         (name, frozenset(re.findall(r'(\w+)="([^"]*)"', labels))) for name, labels in samples
     }
     names = {name for name, _ in exposed}
-    for query in filters(load(MONITORING / "alerts" / "drift-shift.json")):
+    for query in filters(load(ALERTS / "policies" / "drift-shift.json")):
         for name, selector in re.findall(r"(soulsync_\w+)\{([^}]*)\}", query):
             assert name in names, name
             wanted = set(re.findall(r'(\w+)="([^"]*)"', selector))
@@ -299,7 +299,7 @@ def group_counts(text: str, group: str, figure: str) -> list[int]:
     return [found[value] for value in order]
 
 
-# --- make monitoring: the script, against a gcloud stand-in and an API stand-in ----------------
+# --- make apply-alerts: the script, against a gcloud stand-in and an API stand-in ----------------
 
 
 class _Api(http.server.BaseHTTPRequestHandler):
@@ -343,7 +343,7 @@ def run_apply(
         "SOULSYNC_MONITORING_API": api,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "deploy.monitoring", "apply", "--project=p1",
+        [sys.executable, "-m", "deploy.alerts", "apply", "--project=p1",
          f"--channels={channels}"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -352,7 +352,7 @@ def run_apply(
     return [json.loads(line)["argv"] for line in lines], result.stderr
 
 
-def test_make_monitoring_creates_then_updates(tmp_path: Path) -> None:
+def test_make_apply_alerts_creates_then_updates(tmp_path: Path) -> None:
     handler = type("Api", (_Api,), {"existing": set(), "calls": []})
     port = free_port()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -1,19 +1,19 @@
-"""Install the alert policies and SLOs of monitoring/ in a project's Cloud Monitoring.
+"""Install the alert policies and SLOs of alerts/ in a project's Cloud Monitoring.
 
-    python3 -m deploy.monitoring apply --project=PROJECT [--channels=CHANNEL,...]
+    python3 -m deploy.alerts apply --project=PROJECT [--channels=CHANNEL,...]
 
-`make monitoring` runs it (docs/runbook.md). Standard library and gcloud only, like the release
+`make apply-alerts` runs it (docs/runbook.md). Standard library and gcloud only, like the release
 scripts. Each run leaves Cloud Monitoring holding exactly the files' versions, however often it
 runs:
 
-- each monitoring/alerts/*.json (the AlertPolicy format of `gcloud monitoring policies create
+- each alerts/policies/*.json (the AlertPolicy format of `gcloud monitoring policies create
   --policy-from-file`) is created, or, when a policy of the same displayName exists, updated
   in place; `--channels` (notification channels' resource names) are set on every policy;
-- monitoring/slo/service.json is the Service Monitoring API's service (id: the Cloud Run
-  service's name), and each other monitoring/slo/*.json one of its ServiceLevelObjectives (id:
+- alerts/slo/service.json is the Service Monitoring API's service (id: the Cloud Run
+  service's name), and each other alerts/slo/*.json one of its ServiceLevelObjectives (id:
   the file's name), each created or replaced through the API's REST interface.
 
-Not run here: this project's machines reach no Google Cloud project. tests/test_monitoring_files.py
+Not run here: this project's machines reach no Google Cloud project. tests/test_alert_files.py
 runs it against a gcloud stand-in and a stand-in for the API, and checks what it sends.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MONITORING = ROOT / "monitoring"
+ALERTS = ROOT / "alerts"
 #: The Service Monitoring API (SOULSYNC_MONITORING_API replaces it for the tests' stand-in).
 API = os.environ.get("SOULSYNC_MONITORING_API", "https://monitoring.googleapis.com/v3")
 
@@ -99,11 +99,11 @@ def put(url: str, collection: str, key: str, item_id: str, body: dict, token: st
 def apply_slos(project: str, service_id: str) -> None:
     token = gcloud("auth", "print-access-token").strip()
     services = f"{API}/projects/{project}/services"
-    service = json.loads((MONITORING / "slo" / "service.json").read_text(encoding="utf-8"))
+    service = json.loads((ALERTS / "slo" / "service.json").read_text(encoding="utf-8"))
     done = put(services, services, "serviceId", service_id, service, token)
     print(f"{done}: service {service_id}")
     objectives = f"{services}/{service_id}/serviceLevelObjectives"
-    for path in sorted((MONITORING / "slo").glob("*.json")):
+    for path in sorted((ALERTS / "slo").glob("*.json")):
         if path.name == "service.json":
             continue
         slo = json.loads(path.read_text(encoding="utf-8"))
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warning: no notification channels (--channels): the policies will notify no one",
             file=sys.stderr,
         )
-    for path in sorted((MONITORING / "alerts").glob("*.json")):
+    for path in sorted((ALERTS / "policies").glob("*.json")):
         apply_policy(path, args.project, channels)
     apply_slos(args.project, args.service)
     return 0
