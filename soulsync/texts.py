@@ -40,6 +40,9 @@ NOT_JSON = Message("Send the body as JSON, with Content-Type: application/json."
 UNREADABLE_BODY = Message("The request body could not be read.")
 EMPTY_BODY = Message("The request body is empty: send a JSON object.")
 INVALID_JSON = Message("The request body is not valid JSON ({problem}).")
+#: INVALID_JSON's {problem}: where the JSON text breaks, or that its bytes are not text.
+JSON_BROKEN_AT = Message("it breaks at line {line}, column {column}")
+NOT_UTF8 = Message("it is not UTF-8 text")
 REPEATED_KEY = Message("The JSON body repeats the key {key}.")
 NOT_JSON_CONSTANT = Message("The JSON body holds {name}, which is not JSON.")
 TOO_DEEP = Message("The JSON body is nested too deeply.")
@@ -73,6 +76,9 @@ INTERNAL_ERROR = Message(
 ANSWER_MISSING = Message("Missing answer: expected {allowed}.")
 ANSWER_NULL = Message("May not be null: expected {allowed}.")
 ANSWER_INVALID = Message("Invalid value {shown}: expected {allowed}.")
+#: ANSWER_INVALID's {shown} for an answer sent as a JSON array or object (never its contents).
+SHOWN_ARRAY = Message("of type array")
+SHOWN_OBJECT = Message("of type object")
 ALLOWED_SCALE = Message("an integer from {low} to {high}")
 ALLOWED_OPTIONS = Message("one of the codes {listed}, or one of those labels")
 # Worded as marshmallow words them, which the service said before it spoke other languages.

@@ -48,7 +48,10 @@ SILENT = {"health", "ready"}
 
 
 def _words(text: str) -> set[str]:
-    return {word.lower() for word in re.findall(r"[A-Za-z]{2,}", text)}
+    """The words of a text, lowercase; an identifier written in CamelCase (JSONDecodeError) is
+    its words (json, decode, error)."""
+    found = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+", text)
+    return {word.lower() for word in found if len(word) >= 2}
 
 
 def english_only_words(language: str) -> set[str]:
@@ -58,7 +61,8 @@ def english_only_words(language: str) -> set[str]:
         catalog = read_po(file)
     english = set().union(*(_words(m.id) for m in catalog if m.id))
     translated = set().union(*(_words(m.string) for m in catalog if m.id))
-    common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field", "valid"}
+    # Not "valid": Indonesian too (KBBI), and what Indonesian software says ("tidak valid").
+    common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field"}
     return (english - translated) | common
 
 
@@ -228,12 +232,67 @@ def test_replies_in_another_language_say_nothing_in_english(
         assert reply["code"] == status and reply["message"] != english.get_json()["message"]
 
 
+#: Every kind of bad answer, as its JSON text: the value a client sends in place of an answer.
+BAD_ANSWER_KINDS = {
+    "list": "[1]",
+    "object": '{"code": 1}',
+    "string": '"sometimes"',
+    "number out of range": "9",
+    "negative number": "-1",
+    "fraction": "2.5",
+    "null": "null",
+    "bool": "true",
+    "huge exponent": "1e999999999",
+    "tiny exponent": "1e-400",
+    "nested": '[[{"a": [1]}]]',
+    "empty string": '""',
+    "missing": None,
+}
+#: A scale question and a categorical one: their errors list what they accept differently.
+BAD_ANSWER_KEYS = ["Pressure", "SleepDr"]
+SCREENING_PATHS = ["/predict", "/prediction/", "/predict/batch"]
+
+
+def _questionnaire_with(key: str, value: str | None) -> str:
+    """The contract example as JSON text, with `value` (JSON text) as `key`'s answer, or
+    without `key` when `value` is None."""
+    answers = [(k, json.dumps(v)) for k, v in CONTRACT_EXAMPLE.items()]
+    fields = [f"{json.dumps(k)}: {value if k == key else v}" for k, v in answers]
+    if value is None:
+        fields = [f"{json.dumps(k)}: {v}" for k, v in answers if k != key]
+    return "{" + ", ".join(fields) + "}"
+
+
+@pytest.mark.parametrize("path", SCREENING_PATHS)
+@pytest.mark.parametrize("key", BAD_ANSWER_KEYS)
+@pytest.mark.parametrize("kind", BAD_ANSWER_KINDS)
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_kind_of_bad_answer_is_named_without_english(
+    client, language: str, kind: str, key: str, path: str
+) -> None:
+    """Whatever a client sends in place of an answer, the 422 in Indonesian names the answer,
+    and nothing a person reads in it is English."""
+    body = _questionnaire_with(key, BAD_ANSWER_KINDS[kind])
+    if path.endswith("batch"):
+        body = '{"questionnaires": [' + body + "]}"
+    response = client.post(path, headers={"Accept-Language": language}, **_raw(body.encode()))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    reply = response.get_json()
+    errors = reply["errors"]["json"]
+    named = errors["questionnaires"]["0"] if path.endswith("batch") else errors
+    assert list(named) == [key]
+    assert list(english_in(reply, language)) == []
+
+
 def test_the_english_word_check_finds_english() -> None:
     """The check above can fail: an untranslated message, marshmallow's or ours, is found."""
     found = list(english_in({"message": texts.NOT_FOUND}, "id"))
     assert found == [(("message",), texts.NOT_FOUND)]
     assert list(english_in({"errors": {"json": {"x": ["Not a valid integer."]}}}, "id"))
     assert list(english_in({"message": "URL yang diminta tidak ditemukan di server."}, "id")) == []
+    # English inside an Indonesian sentence, and a Python class name, are found too.
+    assert list(english_in({"x": ["Nilai of type array tidak valid"]}, "id"))
+    assert list(english_in({"message": "Isi permintaan bukan JSON (JSONDecodeError)."}, "id"))
 
 
 @pytest.mark.parametrize("path", FOR_DEVELOPERS)
