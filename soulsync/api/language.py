@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from soulsync import texts
-from soulsync.config import ENV_PREFIX, support_keys
+from soulsync.config import support_keys
 from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import (
     LANGUAGE_NAMES,
@@ -37,8 +36,6 @@ from soulsync.translations import (
     catalog,
     said,
 )
-
-logger = logging.getLogger("soulsync")
 
 #: The query parameter of clients that cannot set Accept-Language.
 QUERY_PARAMETER = "lang"
@@ -190,26 +187,15 @@ def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, 
 
 
 def support_block(config: Mapping[str, Any], language: str, translate: Gettext) -> dict:
-    """The support block in `language`: its own settings where set, else the English settings
-    as the catalog says them (a text the catalog does not hold stays as it is)."""
+    """The support block in `language`: its own settings where set, else the English defaults
+    as the catalog says them (config.check_support refuses English of one's own without its
+    twin, so nothing untranslated reaches a reply)."""
     message_key, contacts_key = support_keys(language)
     base_message, base_contacts = support_keys(SOURCE_LANGUAGE)
     contacts = config[contacts_key] or [
-        {"name": translate(contact["name"]), "phone": contact["phone"]}
-        for contact in config[base_contacts]
+        {**contact, "name": translate(contact["name"])} for contact in config[base_contacts]
     ]
     message = config[message_key] or translate(config[base_message])
-    if language != SOURCE_LANGUAGE and message == config[base_message]:
-        logger.warning(
-            "%s%s is not set and the %s catalog does not hold %s%s: replies in %s show the "
-            "support message in English",
-            ENV_PREFIX,
-            message_key,
-            language,
-            ENV_PREFIX,
-            base_message,
-            LANGUAGE_NAMES[language],
-        )
     return {"message": message, "contacts": contacts, "notice": translate(texts.NOTICE)}
 
 

@@ -23,6 +23,7 @@ from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
+from soulsync.contacts import PHONE
 from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.screening import Screener, Screening
 from soulsync.observability import log_fields
@@ -118,13 +119,42 @@ class FactorSchema(Schema):
 
 
 class ContactSchema(Schema):
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
+    name = fields.String(
+        required=True,
+        metadata={
+            "description": "Who to contact, in the reply's language; an extension to press is "
+            "said here (call 119, then press 8). Show it with the number."
+        },
+    )
+    phone = fields.String(
+        required=True,
+        metadata={
+            "description": "The number to dial, as a tel: link takes it: digits only (a "
+            "leading + for an international number).",
+            "pattern": PHONE.pattern,
+            "example": "119",
+        },
+    )
+    url = fields.Url(
+        metadata={
+            "description": "The contact's website or chat, for a link (https); only where "
+            "the contact has one.",
+            "example": "https://healing119.id",
+        },
+    )
 
 
 class SupportSchema(Schema):
     message = fields.String(required=True)
-    contacts = fields.List(fields.Nested(ContactSchema), required=True)
+    contacts = fields.List(
+        fields.Nested(ContactSchema),
+        required=True,
+        metadata={
+            "description": "Where to get help, most widely reachable first: the service's "
+            "settings (SOULSYNC_SUPPORT_CONTACTS). The default contacts (119, 112, the Ministry "
+            f"of Health's mental-health line) were last checked {texts.SUPPORT_CONTACTS_CHECKED}."
+        },
+    )
     notice = fields.String(required=True, metadata={"example": texts.NOTICE})
 
 

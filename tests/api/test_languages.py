@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 
 from soulsync import event_loop, texts
 from soulsync.app import create_app
+from soulsync.config import ConfigError, check_support, from_environment
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
 from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE
 
@@ -303,12 +304,25 @@ def test_developer_pages_claim_no_language(client, path: str) -> None:
 
 
 def test_a_person_with_suicidal_thoughts_gets_the_indonesian_support_block(client) -> None:
+    """Whom to call (119 first, reachable in every district), where to go, who to be with, and
+    hope; the mental-health line under its current name, with the extension said in words."""
     reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
     support = reply.get_json()["support"]
-    assert support["message"].startswith("Anda tidak harus menghadapi ini sendirian.")
-    assert [c["phone"] for c in support["contacts"]] == ["112", "119 ext. 8"]
-    assert support["contacts"][1]["name"].startswith("SEJIWA, layanan")
-    assert support["notice"].startswith("Ini adalah hasil skrining, bukan diagnosis.")
+    message = support["message"]
+    assert message.startswith("Anda tidak perlu menghadapi ini sendirian.")
+    assert "IGD rumah sakit terdekat" in message and "orang yang Anda percayai" in message
+    assert "keadaan bisa membaik" in message
+    assert [c["phone"] for c in support["contacts"]] == ["119", "112", "119"]
+    emergency, district, mental_health = support["contacts"]
+    assert emergency["name"].startswith("Gawat darurat medis dan ambulans")
+    assert "bila sudah tersedia di daerah Anda" in district["name"]
+    assert (
+        "Healing119" in mental_health["name"]
+        and "telepon 119 lalu tekan 8" in mental_health["name"]
+    )
+    assert mental_health["url"] == "https://healing119.id"
+    assert support["notice"].startswith("Ini hasil skrining, bukan diagnosis.")
+    assert all(who in support["notice"] for who in ("dokter", "psikolog klinis", "psikiater"))
     body = reply.get_json()
     assert body["message"] == "Prediction successful" and body["result"] in CONTRACT_STRINGS
     assert body["risk_level_text"].startswith("Risiko")
@@ -325,7 +339,8 @@ def test_the_old_backends_call_gets_the_same_bytes(app, client) -> None:
         "risk_level_text": "High risk",
     }.keys() == english.get_json().keys()
     assert unasked.get_json().items() <= english.get_json().items()
-    assert unasked.get_json()["support"]["contacts"][0]["name"] == "Emergency services (Indonesia)"
+    contacts = unasked.get_json()["support"]["contacts"]
+    assert contacts == [dict(contact) for contact in texts.SUPPORT_CONTACTS]
     assert unasked.headers["Content-Language"] == "en"
 
 
@@ -381,26 +396,40 @@ def test_support_texts_are_set_per_language() -> None:
     assert english.get_json()["support"]["message"] == texts.SUPPORT_MESSAGE
 
 
-def test_english_support_settings_reach_other_languages_unless_they_have_their_own() -> None:
-    """Contacts of one's own in English are used in Indonesian too (a name the catalog does not
-    hold stays as written), so that no reply names the default's numbers instead."""
-    contacts = [{"name": "Campus line", "phone": "555"}]
-    client = create_app({"TESTING": True, "SUPPORT_CONTACTS": contacts}).test_client()
-    reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
-    assert reply.get_json()["support"]["contacts"] == contacts
+@pytest.mark.parametrize(
+    ("setting", "twin", "own"),
+    [
+        ("SUPPORT_MESSAGE", "SUPPORT_MESSAGE_ID", "Call the campus line."),
+        ("SUPPORT_CONTACTS", "SUPPORT_CONTACTS_ID", [{"name": "Campus line", "phone": "555"}]),
+    ],
+)
+def test_english_support_settings_of_ones_own_need_their_twin(setting, twin, own) -> None:
+    """A text of one's own is in no catalog: without its Indonesian twin, Indonesian replies
+    would show it in English, so the service refuses to start, naming both variables; with
+    the twin it starts and each language shows its own."""
+    with pytest.raises(ConfigError, match=f"SOULSYNC_{setting} is set and SOULSYNC_{twin} is not"):
+        create_app({"TESTING": True, setting: own})
+    with pytest.raises(ConfigError, match=f"SOULSYNC_{twin}"):
+        written = own if isinstance(own, str) else json.dumps(own)
+        check_support(from_environment({f"SOULSYNC_{setting}": written}))
+    translated = "Hubungi layanan kampus." if setting == "SUPPORT_MESSAGE" else [
+        {"name": "Layanan kampus", "phone": "555"}
+    ]  # fmt: skip
+    client = create_app({"TESTING": True, setting: own, twin: translated}).test_client()
+    field = "message" if setting == "SUPPORT_MESSAGE" else "contacts"
+    indonesian = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    assert indonesian.get_json()["support"][field] == translated
+    assert client.post("/predict", json=SUPPORT_DUE).get_json()["support"][field] == own
+
+
+def test_the_default_support_settings_need_no_twin() -> None:
+    """The defaults are in the catalogs: set to the default, an English setting is no text of
+    one's own."""
+    default = json.dumps([dict(contact) for contact in texts.SUPPORT_CONTACTS])
+    check_support(from_environment({"SOULSYNC_SUPPORT_CONTACTS": default}))
 
 
 @pytest.mark.parametrize("label", ["Laki-laki", "laki-laki", " Male "])
 def test_answers_are_accepted_as_labels_in_every_language(client, label: str) -> None:
     reply = client.post("/predict", json={**CONTRACT_EXAMPLE, "Gender": label})
     assert reply.status_code == 200
-
-
-def test_a_support_message_no_catalog_holds_is_named_at_start_up(caplog) -> None:
-    """A message of one's own in English, and none for Indonesian: the log says so once, at
-    start-up (the reply shows the English rather than nothing)."""
-    with caplog.at_level("WARNING", logger="soulsync"):
-        app = create_app({"TESTING": True, "SUPPORT_MESSAGE": "Call the campus line."})
-    assert any("SOULSYNC_SUPPORT_MESSAGE_ID is not set" in r.getMessage() for r in caplog.records)
-    reply = app.test_client().post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
-    assert reply.get_json()["support"]["message"] == "Call the campus line."

@@ -1101,13 +1101,25 @@ export interface components {
             effect: number;
         };
         Contact: {
+            /** @description Who to contact, in the reply's language; an extension to press is said here (call 119, then press 8). Show it with the number. */
             name: string;
+            /**
+             * @description The number to dial, as a tel: link takes it: digits only (a leading + for an international number).
+             * @example 119
+             */
             phone: string;
+            /**
+             * Format: url
+             * @description The contact's website or chat, for a link (https); only where the contact has one.
+             * @example https://healing119.id
+             */
+            url?: string;
         };
         Support: {
             message: string;
+            /** @description Where to get help, most widely reachable first: the service's settings (SOULSYNC_SUPPORT_CONTACTS). The default contacts (119, 112, the Ministry of Health's mental-health line) were last checked 2026-12-07, against public sources (the Ministry of Health's pages and press reports, newest December 2025); no test call placed yet. */
             contacts: components["schemas"]["Contact"][];
-            /** @example This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel. */
+            /** @example This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas). */
             notice: string;
         };
         Prediction: {
@@ -1144,8 +1156,8 @@ export interface components {
             /** @description Where to get help: present whenever the answer to SuicidalTh is 1 (Yes) or the result is Depression. */
             support?: components["schemas"]["Support"];
             /**
-             * @default This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel.
-             * @example This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel.
+             * @default This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas).
+             * @example This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas).
              */
             notice: string;
         };
