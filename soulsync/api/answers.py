@@ -79,8 +79,12 @@ class Answer(fields.Field):
                 f"{o.code} = " + " / ".join(repr(o.label(language)) for language in LANGUAGES)
                 for o in question.options
             )
-            text["description"] = "the code as text, or the option's label (any case)"
+            text["description"] = (
+                "the code as text, or the option's label (any case; a label it had before is "
+                "accepted too)"
+            )
             text["enum"] += [o.label(language) for o in question.options for language in LANGUAGES]
+            text["enum"] += [former for o in question.options for former in o.former_labels]
             description = f"{question.text_en}. Codes: {labels}."
         else:
             description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."

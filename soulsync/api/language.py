@@ -3,11 +3,13 @@
 A client asks with `Accept-Language` (quality values honoured: `id`, `id-ID`, `en-US;q=0.8`
 ...) or, when it cannot set headers, with `?lang=` (which comes first). A language the service
 does not speak falls back to English, never to an error; a client that asks for nothing gets
-English, byte for byte the replies of before (no field is added for it). Every reply that says
-something to a person carries `Content-Language` and `Vary: Accept-Language`.
+English, without the one field only a client asking for a language gets (`risk_level_text`).
+Every reply that says something to a person carries `Content-Language` and
+`Vary: Accept-Language`.
 
-What a reply says in each language (labels, notice, support block, risk levels) is prepared
-once, when the app is built (`Speech`); a request only picks one, the first time it needs it.
+What a reply says in each language (labels, factor names, notice, support block, risk levels)
+is prepared once, when the app is built (`Speech`); a request only picks one, the first time it
+needs it.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ class Speech:
     translate: Gettext
     #: Each question's option labels, by key and code.
     labels: Mapping[str, Mapping[int, str]]
+    #: Each question's short name, by key (a factor's name).
+    names: Mapping[str, str]
+    #: Each answer as a factor names it, by key and code (a scale's with its anchor).
+    answer_labels: Mapping[str, Mapping[int, str]]
     #: The support block as replies carry it (message, contacts, notice), dumped once.
     support: dict[str, Any]
     risk_levels: Mapping[str, str]
@@ -173,11 +179,17 @@ def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, 
             question.key: {option.code: option.label(language) for option in question.options}
             for question in QUESTIONS
         }
+        answer_labels = {
+            question.key: {code: question.answer_label(code, language) for code in question.codes}
+            for question in QUESTIONS
+        }
         speech = Speech(
             language=language,
             asked=True,
             translate=translate,
             labels=labels,
+            names={question.key: question.name(language) for question in QUESTIONS},
+            answer_labels=answer_labels,
             support=dump_support(support_block(config, language, translate)),
             risk_levels={level: translate(text) for level, text in texts.RISK_LEVELS.items()},
         )

@@ -433,3 +433,19 @@ def test_the_default_support_settings_need_no_twin() -> None:
 def test_answers_are_accepted_as_labels_in_every_language(client, label: str) -> None:
     reply = client.post("/predict", json={**CONTRACT_EXAMPLE, "Gender": label})
     assert reply.status_code == 200
+
+
+def test_factors_are_named_and_scales_said_in_words(client) -> None:
+    """A factor an Indonesian reader can read: the question's short name, and a scale's answer
+    as "4 dari 5 (5 = sangat tinggi)" rather than a bare number."""
+    body = {**SUPPORT_DUE, "Pressure": 5, "FinancialStress": 5, "DietHabits": 1}
+    reply = client.post("/predict", json=body, headers={"Accept-Language": "id"}).get_json()
+    factors = {factor["key"]: factor for factor in reply["factors"]}
+    assert factors["Pressure"]["name"] == "Tekanan akademik/kerja"
+    assert factors["Pressure"]["answer_label"] == "5 dari 5 (5 = sangat tinggi)"
+    assert factors["Pressure"]["reference_label"] == "1 dari 5 (5 = sangat tinggi)"
+    assert factors["SuicidalTh"]["name"] == "Pikiran bunuh diri"
+    assert factors["SuicidalTh"]["answer_label"] == "Ya"
+    english = {f["key"]: f for f in client.post("/predict", json=body).get_json()["factors"]}
+    assert english["Pressure"]["name"] == "Academic or work pressure"
+    assert english["Pressure"]["answer_label"] == "5 of 5 (5 = very high)"

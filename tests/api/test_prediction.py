@@ -60,7 +60,7 @@ def test_labels_strings_and_integral_floats_mean_the_same_as_codes(client) -> No
         "Gender": "male",
         "WorkOrStudent": "Student",
         "SleepDr": "LESS THAN 5 HOURS",
-        "DietHabits": "Sedang",  # Indonesian label
+        "DietHabits": "Cukup sehat",  # Indonesian label
         "SuicidalTh": "No",
         "FamHistory": "yes",
         "Pressure": "4",
@@ -228,6 +228,7 @@ def test_factors_explain_the_score(client) -> None:
     for factor in reply["factors"]:
         assert factor["answer"] == CONTRACT_EXAMPLE[factor["key"]]
         assert factor["answer"] != factor["reference"]
+        assert factor["name"] == BY_KEY[factor["key"]].name()
         # Replacing the answer by the reference must move the probability by the effect.
         swapped = post(
             client, "/predict", {**CONTRACT_EXAMPLE, factor["key"]: factor["reference"]}
