@@ -60,13 +60,14 @@ class ServiceFlask(Flask):
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """Build the service: settings, logging, API keys, the loaded model, the API and its docs.
 
-    Raises ConfigError for a setting that cannot be read and ModelLoadError for a model that
-    cannot be served: the service never starts half-ready.
+    Raises ConfigError for a setting that cannot be read or settings that do not go together,
+    and ModelLoadError for a model that cannot be served: the service never starts half-ready.
     """
     app = ServiceFlask(__name__)
     app.config.from_mapping(config.from_environment())
     if settings:
         app.config.from_mapping(settings)
+    config.check_support(app.config)
     observability.init_app(app)
     security.init_app(app)
     service_metrics = observability.service_metrics(app)

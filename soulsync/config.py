@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from soulsync import texts
+from soulsync.contacts import CONTACT_SHAPE, read_contacts
 from soulsync.translations import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE
 
 ENV_PREFIX = "SOULSYNC_"
@@ -38,7 +39,8 @@ KEY_RULE = (
 
 
 class ConfigError(ValueError):
-    """A setting whose environment value cannot be read; the message names the variable."""
+    """A setting whose value cannot be read, or settings that do not go together; the message
+    names each variable."""
 
 
 def _csv(text: str) -> list[str]:
@@ -104,18 +106,6 @@ def support_keys(language: str) -> tuple[str, str]:
     return f"SUPPORT_MESSAGE{suffix}", f"SUPPORT_CONTACTS{suffix}"
 
 
-def _contacts(text: str) -> list[dict[str, str]]:
-    contacts = json.loads(text)
-    if not isinstance(contacts, list) or not all(
-        isinstance(c, dict)
-        and set(c) == {"name", "phone"}
-        and all(isinstance(v, str) for v in c.values())
-        for c in contacts
-    ):
-        raise ValueError('expected a JSON list of {"name": "...", "phone": "..."} objects')
-    return contacts
-
-
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -131,7 +121,7 @@ class Setting:
     def shown_default(self) -> str:
         if self.shown is not None:
             return self.shown
-        if self.parse is _contacts:
+        if self.parse is read_contacts:
             return json.dumps(self.default)
         if isinstance(self.default, list):
             return ",".join(self.default)
@@ -214,13 +204,22 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         texts.SUPPORT_MESSAGE,
         str,
         "Text of the support block shown with a Depression result or suicidal thoughts (in "
-        "replies in English).",
+        "replies in English). Set one of your own only with its twin for each other language "
+        "(SOULSYNC_SUPPORT_MESSAGE_ID): without it the service does not start.",
     ),
     _service(
         "SUPPORT_CONTACTS",
         [dict(contact) for contact in texts.SUPPORT_CONTACTS],
-        _contacts,
-        'Support contacts as JSON: [{"name": "...", "phone": "..."}, ...] (in replies in English).',
+        read_contacts,
+        "Support contacts (in replies in English), most widely reachable first, as "
+        f"{CONTACT_SHAPE}. `phone` is dialled as written (tel:), so digits only (spaces and "
+        "dashes are dropped; a leading + for an international number); an extension is said in "
+        "the name (call 119, then press 8). Contacts of your own need their twin for each other "
+        "language (SOULSYNC_SUPPORT_CONTACTS_ID), or the service does not start. The default "
+        f"numbers were last checked {texts.SUPPORT_CONTACTS_CHECKED}. The lead engineer, who "
+        "releases the service, has someone in Indonesia place a test call to each number (and "
+        "open each url) before the next release, before any release that changes them, and "
+        "every three months (docs/runbook.md, Support contacts).",
     ),
     *(
         setting
@@ -232,17 +231,18 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
                 "",
                 str,
                 f"The support block's message in replies in {LANGUAGE_NAMES[language]}. "
-                f"Empty: SOULSYNC_SUPPORT_MESSAGE in {LANGUAGE_NAMES[language]} as the message "
-                "catalog says it (its default is translated there; a message of your own is "
-                "not: set this too).",
+                f"Empty: SOULSYNC_SUPPORT_MESSAGE's default in {LANGUAGE_NAMES[language]}, as "
+                "the message catalog says it; required when SOULSYNC_SUPPORT_MESSAGE is set "
+                "(a message of your own is not in the catalog).",
             ),
             _service(
                 support_keys(language)[1],
                 [],
-                _contacts,
+                read_contacts,
                 f"The support contacts in replies in {LANGUAGE_NAMES[language]}, as JSON like "
-                "SOULSYNC_SUPPORT_CONTACTS. Empty: SOULSYNC_SUPPORT_CONTACTS, each name as the "
-                f"message catalog says it in {LANGUAGE_NAMES[language]}.",
+                "SOULSYNC_SUPPORT_CONTACTS. Empty: SOULSYNC_SUPPORT_CONTACTS's defaults, each "
+                f"name as the message catalog says it in {LANGUAGE_NAMES[language]}; required "
+                "when SOULSYNC_SUPPORT_CONTACTS is set.",
                 shown="",
             ),
         )
@@ -315,6 +315,23 @@ def _read(settings: tuple[Setting, ...], environ: Mapping[str, str] | None) -> d
         except ValueError as error:
             raise ConfigError(f"{setting.env}: {error}") from error
     return values
+
+
+def check_support(config: Mapping[str, Any]) -> None:
+    """Refuse support settings that would put English inside another language's replies: an
+    English support setting of one's own (other than its default) whose twin for a language
+    is empty. Only the defaults are in the catalogs."""
+    english = support_keys(SOURCE_LANGUAGE)
+    for language in LANGUAGES:
+        if language == SOURCE_LANGUAGE:
+            continue
+        for own, twin in zip(english, support_keys(language), strict=True):
+            if config[own] != DEFAULTS[own] and not config[twin]:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{own} is set and {ENV_PREFIX}{twin} is not: replies in "
+                    f"{LANGUAGE_NAMES[language]} would show it in English. Set "
+                    f"{ENV_PREFIX}{twin} too, in {LANGUAGE_NAMES[language]}."
+                )
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

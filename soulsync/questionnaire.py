@@ -5,7 +5,9 @@ data loader, the model's input encoding, the API schemas, the docs and the tests
 here. The codes are the wire format of ../shared/contract.md (an alphabetical label encoding of
 the survey's answers) and must never change; the model's internal representation is its own
 business. Texts and labels are written in English, the survey's language, as Messages: the
-message catalogs (soulsync/translations) say them in the other languages.
+message catalogs (soulsync/translations) say them in the other languages. The English option
+labels are the survey's values (training reads the data by them) and never change; a label a
+language used to show is still accepted as an answer (`Option.former_labels`).
 """
 
 from __future__ import annotations
@@ -32,24 +34,40 @@ class Option:
 
     code: int
     en: str
+    #: Labels this option was shown with before, in any language: no longer shown, still
+    #: accepted as answers, so that a client that sends a label it once read keeps working.
+    former_labels: tuple[str, ...] = ()
 
     def label(self, language: str = "en") -> str:
         """The label in one of LANGUAGES."""
         return catalog(language).gettext(self.en)
 
 
+#: A scale answer as a factor says it: the number, out of how many, and what the top means.
+# TRANSLATORS: a factor's answer on a 1-to-5 scale, e.g. "4 of 5 (5 = very high)".
+ANSWER_ON_SCALE = Message("{code} of {high_code} ({high_code} = {high})")
+
+
 @dataclass(frozen=True)
 class Question:
-    """One question: wire key, text, kind, allowed options and where the survey data holds it."""
+    """One question: wire key, short name, text, kind, allowed options and where the survey data
+    holds it."""
 
     key: str
+    #: What the question is about, in a few words, for a person (a factor's name).
+    name_en: str
     text_en: str
     kind: Kind
+    #: In code order (the model's encoding and the drift counts rely on it).
     options: tuple[Option, ...]
     # Survey column per data set; None where the answer is not a column (WorkOrStudent says
     # which of the two files the row came from).
     professional_column: str | None
     student_column: str | None
+    #: What a scale's lowest and highest codes mean; None where the number says it (hours).
+    anchors: tuple[str, str] | None = None
+    #: The codes in the order a person reads the options, where code order is not it.
+    display_order: tuple[int, ...] | None = None
 
     @cached_property
     def codes(self) -> tuple[int, ...]:
@@ -65,16 +83,48 @@ class Question:
 
     @cached_property
     def _labels(self) -> dict[str, int]:
-        """Every option's label in every language, lowercase, to its code."""
-        return {
+        """Every option's label in every language, and its former labels, lowercase, to its
+        code."""
+        labels = {
             option.label(language).lower(): option.code
             for option in self.options
             for language in LANGUAGES
         }
+        for option in self.options:
+            labels |= {former.lower(): option.code for former in option.former_labels}
+        return labels
+
+    @cached_property
+    def shown_options(self) -> tuple[Option, ...]:
+        """The options in the order a person reads them (codes unchanged)."""
+        if self.display_order is None:
+            return self.options
+        return tuple(self.option(code) for code in self.display_order)
 
     def text(self, language: str = "en") -> str:
         """The question's text in one of LANGUAGES."""
         return catalog(language).gettext(self.text_en)
+
+    def name(self, language: str = "en") -> str:
+        """The question's short name in one of LANGUAGES."""
+        return catalog(language).gettext(self.name_en)
+
+    def anchor_labels(self, language: str = "en") -> dict[int, str]:
+        """What the scale's end codes mean, by code, in one of LANGUAGES; empty without
+        anchors."""
+        if self.anchors is None:
+            return {}
+        low, high = self.anchors
+        translate = catalog(language).gettext
+        return {self.min_code: translate(low), self.max_code: translate(high)}
+
+    def answer_label(self, code: int, language: str = "en") -> str:
+        """An answer as a factor names it, in one of LANGUAGES: the option's label, or for a
+        scale with anchors the number with its scale ("4 of 5 (5 = very high)")."""
+        if self.anchors is None:
+            return self.option(code).label(language)
+        said = ANSWER_ON_SCALE.format(code=code, high_code=self.max_code, high=self.anchors[1])
+        return said.said(catalog(language).gettext)
 
     def option(self, code: int) -> Option:
         for option in self.options:
@@ -127,10 +177,13 @@ def _scale(low: int, high: int) -> tuple[Option, ...]:
 
 
 _NO_YES = (Option(0, Message("No")), Option(1, Message("Yes")))
+#: What the ends of the 1-to-5 scales mean, as their questions say it.
+_LOW_HIGH = (Message("very low"), Message("very high"))
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
         key="Gender",
+        name_en=Message("Gender"),
         text_en=Message("Gender"),
         kind=Kind.CATEGORICAL,
         options=(Option(0, Message("Female")), Option(1, Message("Male"))),
@@ -139,17 +192,19 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="WorkOrStudent",
+        name_en=Message("Student or working professional"),
         text_en=Message("Are you a working professional or a student?"),
         kind=Kind.CATEGORICAL,
         options=(
             Option(0, Message("Student")),
-            Option(1, Message("Working Professional")),
+            Option(1, Message("Working Professional"), former_labels=("Pekerja Profesional",)),
         ),
         professional_column=None,
         student_column=None,
     ),
     Question(
         key="Pressure",
+        name_en=Message("Academic or work pressure"),
         text_en=Message(
             "Academic pressure (students) or work pressure (professionals), "
             "from 1 (very low) to 5 (very high)"
@@ -158,9 +213,11 @@ QUESTIONS: tuple[Question, ...] = (
         options=_scale(1, 5),
         professional_column="Work Pressure",
         student_column="Academic Pressure",
+        anchors=_LOW_HIGH,
     ),
     Question(
         key="Satisfaction",
+        name_en=Message("Study or job satisfaction"),
         text_en=Message(
             "Study satisfaction (students) or job satisfaction (professionals), "
             "from 1 (very low) to 5 (very high)"
@@ -169,9 +226,11 @@ QUESTIONS: tuple[Question, ...] = (
         options=_scale(1, 5),
         professional_column="Job Satisfaction",
         student_column="Study Satisfaction",
+        anchors=_LOW_HIGH,
     ),
     Question(
         key="SleepDr",
+        name_en=Message("Sleep duration"),
         text_en=Message("How long do you usually sleep?"),
         kind=Kind.CATEGORICAL,
         # Alphabetical codes, not in order of hours: 2 is the shortest sleep, 3 the longest.
@@ -183,14 +242,16 @@ QUESTIONS: tuple[Question, ...] = (
         ),
         professional_column="Sleep Duration",
         student_column="Sleep Duration",
+        display_order=(2, 0, 1, 3),  # shortest first
     ),
     Question(
         key="DietHabits",
+        name_en=Message("Dietary habits"),
         text_en=Message("How would you describe your dietary habits?"),
         kind=Kind.CATEGORICAL,
         options=(
             Option(0, Message("Healthy")),
-            Option(1, Message("Moderate")),
+            Option(1, Message("Moderate"), former_labels=("Sedang",)),
             Option(2, Message("Unhealthy")),
         ),
         professional_column="Dietary Habits",
@@ -198,6 +259,7 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="SuicidalTh",
+        name_en=Message("Suicidal thoughts"),
         text_en=Message("Have you ever had suicidal thoughts?"),
         kind=Kind.CATEGORICAL,
         options=_NO_YES,
@@ -206,6 +268,7 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="WSHours",
+        name_en=Message("Study or work hours per day"),
         text_en=Message(
             "Study hours (students) or work hours (professionals) per day, from 0 to 12"
         ),
@@ -216,14 +279,17 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         key="FinancialStress",
+        name_en=Message("Financial stress"),
         text_en=Message("Financial stress, from 1 (very low) to 5 (very high)"),
         kind=Kind.SCALE,
         options=_scale(1, 5),
         professional_column="Financial Stress",
         student_column="Financial Stress",
+        anchors=_LOW_HIGH,
     ),
     Question(
         key="FamHistory",
+        name_en=Message("Family history of mental illness"),
         text_en=Message("Is there a history of mental illness in your family?"),
         kind=Kind.CATEGORICAL,
         options=_NO_YES,

@@ -17,21 +17,43 @@ from soulsync.inference.decision import RiskLevel
 from soulsync.questionnaire import Kind, Question
 from soulsync.translations import Message
 
-#: Shown with every screening result, and in the docs.
+#: Shown with every screening result, and in the docs: who can diagnose, and where to start.
 NOTICE = Message(
-    "This is a screening result, not a diagnosis. Only a qualified professional can diagnose "
-    "depression; please talk to one if you are worried about how you feel."
+    "This is a screening result, not a diagnosis. Only a health professional, such as a "
+    "doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are "
+    "worried about how you feel, please talk to one of them, for example at your nearest "
+    "community health centre (Puskesmas)."
 )
 #: The support block's message, shown with a Depression result or after suicidal thoughts
-#: (SOULSYNC_SUPPORT_MESSAGE replaces it).
+#: (SOULSYNC_SUPPORT_MESSAGE replaces it): whom to contact, where to go, who to be with, and
+#: that things can get better, as safe-messaging guidance asks.
 SUPPORT_MESSAGE = Message(
-    "You do not have to face this alone. If you are thinking about suicide or are in danger, "
-    "please contact someone now."
+    "You do not have to face this alone. If you are thinking about suicide or do not feel "
+    "safe, contact one of the services listed here now, go to the emergency department (IGD) "
+    "of the nearest hospital, or ask someone you trust to stay with you. Help is available, "
+    "and with the right support things can get better."
 )
-#: Where to get help in Indonesia (SOULSYNC_SUPPORT_CONTACTS replaces them).
+#: Where to get help in Indonesia, most widely reachable first (SOULSYNC_SUPPORT_CONTACTS
+#: replaces them). `phone` is what a tel: link dials, digits only; an extension is said in
+#: the name, in the reader's language, because a client shows the name wherever it shows the
+#: number (a field of its own would be lost on every client that does not know it).
 SUPPORT_CONTACTS = (
-    {"name": Message("Emergency services (Indonesia)"), "phone": "112"},
-    {"name": Message("SEJIWA, Indonesia's national mental-health line"), "phone": "119 ext. 8"},
+    {"name": Message("Medical emergencies and ambulance (all of Indonesia)"), "phone": "119"},
+    {"name": Message("Emergency number 112 (where your area has it)"), "phone": "112"},
+    {
+        "name": Message(
+            "Ministry of Health mental-health line (Healing119): call 119, then press 8, or "
+            "visit healing119.id"
+        ),
+        "phone": "119",
+        "url": "https://healing119.id",
+    },
+)
+#: When and how SUPPORT_CONTACTS were last checked; docs/runbook.md ("Support contacts") says
+#: who checks them, how and how often, and to update this line after each check.
+SUPPORT_CONTACTS_CHECKED = (
+    "2026-12-07, against public sources (the Ministry of Health's pages and press reports, "
+    "newest December 2025); no test call placed yet"
 )
 WELCOME = Message("Welcome to the SoulSync API")
 
@@ -40,6 +62,9 @@ NOT_JSON = Message("Send the body as JSON, with Content-Type: application/json."
 UNREADABLE_BODY = Message("The request body could not be read.")
 EMPTY_BODY = Message("The request body is empty: send a JSON object.")
 INVALID_JSON = Message("The request body is not valid JSON ({problem}).")
+#: INVALID_JSON's {problem}: where the JSON text breaks, or that its bytes are not text.
+JSON_BROKEN_AT = Message("it breaks at line {line}, column {column}")
+NOT_UTF8 = Message("it is not UTF-8 text")
 REPEATED_KEY = Message("The JSON body repeats the key {key}.")
 NOT_JSON_CONSTANT = Message("The JSON body holds {name}, which is not JSON.")
 TOO_DEEP = Message("The JSON body is nested too deeply.")
@@ -73,6 +98,9 @@ INTERNAL_ERROR = Message(
 ANSWER_MISSING = Message("Missing answer: expected {allowed}.")
 ANSWER_NULL = Message("May not be null: expected {allowed}.")
 ANSWER_INVALID = Message("Invalid value {shown}: expected {allowed}.")
+#: ANSWER_INVALID's {shown} for an answer sent as a JSON array or object (never its contents).
+SHOWN_ARRAY = Message("of type array")
+SHOWN_OBJECT = Message("of type object")
 ALLOWED_SCALE = Message("an integer from {low} to {high}")
 ALLOWED_OPTIONS = Message("one of the codes {listed}, or one of those labels")
 # Worded as marshmallow words them, which the service said before it spoke other languages.

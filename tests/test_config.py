@@ -3,6 +3,8 @@ is documented, from the same list, in docs/configuration.md and .env.example."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,64 @@ def test_environment_overrides_defaults() -> None:
         {
             "SOULSYNC_BATCH_LIMIT": "5",
             "SOULSYNC_CORS_ORIGINS": "https://a.example, https://*.b.example",
-            "SOULSYNC_SUPPORT_CONTACTS": '[{"name": "x", "phone": "1"}]',
+            "SOULSYNC_SUPPORT_CONTACTS": '[{"name": "x", "phone": "123"}]',
         }
     )
     assert values["BATCH_LIMIT"] == 5
     assert values["CORS_ORIGINS"] == ["https://a.example", "https://*.b.example"]
-    assert values["SUPPORT_CONTACTS"] == [{"name": "x", "phone": "1"}]
+    assert values["SUPPORT_CONTACTS"] == [{"name": "x", "phone": "123"}]
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        # The shape of before, name and phone, is still read.
+        ([{"name": "Campus line", "phone": "0211234567"}], None),
+        # A url beside the phone.
+        (
+            [{"name": "Chat", "phone": "119", "url": "https://healing119.id/chat"}],
+            None,
+        ),
+        # Written for the eye: spaces, dashes, dots and brackets are dropped.
+        (
+            [{"name": "JakCare", "phone": "0800-1500-119"}, {"name": "x", "phone": "(021) 555.01"}],
+            [{"name": "JakCare", "phone": "08001500119"}, {"name": "x", "phone": "02155501"}],
+        ),
+        # An international number keeps its +.
+        (
+            [{"name": "Line", "phone": "+62 811 3855 472"}],
+            [{"name": "Line", "phone": "+628113855472"}],
+        ),
+    ],
+)
+def test_support_contacts_are_read_as_dialable(written: list, read: list | None) -> None:
+    values = from_environment({"SOULSYNC_SUPPORT_CONTACTS_ID": json.dumps(written)})
+    assert values["SUPPORT_CONTACTS_ID"] == (written if read is None else read)
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ([{"name": "SEJIWA", "phone": "119 ext. 8"}], "'119 ext. 8' is not a number a tel: link"),
+        ([{"name": "x", "phone": "12"}], "is not a number a tel: link"),
+        ([{"name": "x", "phone": "119", "url": "http://healing119.id"}], "is not an https URL"),
+        ([{"name": "x", "phone": "119", "url": "healing119.id"}], "is not an https URL"),
+        ([{"name": "x", "phone": "119", "web": "https://a.example"}], "optional"),
+        ([{"name": " ", "phone": "119"}], "expected a JSON list"),
+        ([{"name": "x", "phone": 119}], "expected a JSON list"),
+        ([], "at least one"),
+        ({"name": "x", "phone": "119"}, "expected a JSON list"),
+    ],
+)
+@pytest.mark.parametrize("variable", ["SOULSYNC_SUPPORT_CONTACTS", "SOULSYNC_SUPPORT_CONTACTS_ID"])
+def test_support_contacts_that_cannot_be_dialled_stop_start_up(
+    variable: str, written: object, said: str
+) -> None:
+    """A phone a tel: link cannot dial, a url that is not https, an unknown key or no contact
+    at all: start-up stops, naming the variable and what is wrong."""
+    with pytest.raises(ConfigError, match=re.escape(said)) as error:
+        from_environment({variable: json.dumps(written)})
+    assert str(error.value).startswith(f"{variable}: ")
 
 
 def test_bad_environment_value_names_the_variable() -> None:

@@ -68,3 +68,75 @@ def test_every_text_and_label_is_said_in_indonesian(question) -> None:
 )
 def test_labels_map_to_codes_case_insensitively(key: str, label: str, code: int | None) -> None:
     assert BY_KEY[key].code_for_label(label) == code
+
+
+#: Every label the service accepted as an answer in version 2.0.0, in every language, by key
+#: and code: the labels shown then, which a client may have stored or sent since.
+LABELS_OF_2_0_0 = {
+    "Gender": {0: ["Female", "Perempuan"], 1: ["Laki-laki", "Male"]},
+    "WorkOrStudent": {
+        0: ["Pelajar/Mahasiswa", "Student"],
+        1: ["Pekerja Profesional", "Working Professional"],
+    },
+    "SleepDr": {
+        0: ["5-6 hours", "5-6 jam"],
+        1: ["7-8 hours", "7-8 jam"],
+        2: ["Kurang dari 5 jam", "Less than 5 hours"],
+        3: ["Lebih dari 8 jam", "More than 8 hours"],
+    },
+    "DietHabits": {
+        0: ["Healthy", "Sehat"],
+        1: ["Moderate", "Sedang"],
+        2: ["Tidak sehat", "Unhealthy"],
+    },
+    "SuicidalTh": {0: ["No", "Tidak"], 1: ["Ya", "Yes"]},
+    "FamHistory": {0: ["No", "Tidak"], 1: ["Ya", "Yes"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "code", "label"),
+    [
+        (key, code, label)
+        for key, options in LABELS_OF_2_0_0.items()
+        for code, labels in options.items()
+        for label in labels
+    ],
+)
+def test_every_label_accepted_before_is_still_accepted(key: str, code: int, label: str) -> None:
+    """Relabelling an option (Pekerja Profesional is now Pekerja) never refuses an answer that
+    was accepted: the former label stays an alias, in any case."""
+    question = BY_KEY[key]
+    assert question.read(label) == question.read(label.upper()) == code
+
+
+def test_the_labels_of_2_0_0_are_every_categorical_question() -> None:
+    categorical = [q.key for q in QUESTIONS if q.kind is Kind.CATEGORICAL]
+    assert list(LABELS_OF_2_0_0) == categorical
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [("WorkOrStudent", "Pekerja"), ("DietHabits", "Cukup sehat")],
+)
+def test_relabelled_options_show_their_new_label(key: str, label: str) -> None:
+    """The review's labels are what a person reads now; the old ones are only accepted."""
+    assert label in [option.label("id") for option in BY_KEY[key].options]
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+def test_indonesian_questions_name_university_students_wherever_they_split(question) -> None:
+    """A question asked of students and workers alike says "(bagi pelajar/mahasiswa)": a bare
+    "(pelajar)" reads as school pupils only."""
+    text = question.text("id")
+    if "(students)" in question.text_en:
+        assert "(bagi pelajar/mahasiswa)" in text and "(bagi pekerja)" in text
+    assert "(pelajar)" not in text
+
+
+def test_the_family_history_question_names_common_conditions() -> None:
+    """ "Gangguan jiwa" reads as severe illness and carries stigma: the question names what the
+    survey's "mental illness" covers, so that a parent's depression is answered "Ya"."""
+    text = BY_KEY["FamHistory"].text("id")
+    assert "gangguan jiwa" not in text.lower()
+    assert "depresi" in text and "kecemasan" in text

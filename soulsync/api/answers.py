@@ -46,13 +46,14 @@ class BaseSchema(Schema):
 
 
 def shown(value: Any) -> str:
-    """A bad value as an error message shows it: short, and never more than it was."""
+    """A bad value as an error message shows it: short, and never more than it was; an array
+    or an object by its type alone, in the reply's language."""
     if isinstance(value, Decimal):
         return str(value)[:40]
     if isinstance(value, str | int | float | bool):
         text = json.dumps(value)
         return text if len(text) <= 40 else text[:40] + "..."
-    return f"of type {'array' if isinstance(value, list) else 'object'}"
+    return texts.SHOWN_ARRAY if isinstance(value, list) else texts.SHOWN_OBJECT
 
 
 class Answer(fields.Field):
@@ -78,8 +79,12 @@ class Answer(fields.Field):
                 f"{o.code} = " + " / ".join(repr(o.label(language)) for language in LANGUAGES)
                 for o in question.options
             )
-            text["description"] = "the code as text, or the option's label (any case)"
+            text["description"] = (
+                "the code as text, or the option's label (any case; a label it had before is "
+                "accepted too)"
+            )
             text["enum"] += [o.label(language) for o in question.options for language in LANGUAGES]
+            text["enum"] += [former for o in question.options for former in o.former_labels]
             description = f"{question.text_en}. Codes: {labels}."
         else:
             description = f"{question.text_en}. Codes: {question.min_code} to {question.max_code}."

@@ -3,18 +3,19 @@
 A client asks with `Accept-Language` (quality values honoured: `id`, `id-ID`, `en-US;q=0.8`
 ...) or, when it cannot set headers, with `?lang=` (which comes first). A language the service
 does not speak falls back to English, never to an error; a client that asks for nothing gets
-English, byte for byte the replies of before (no field is added for it). Every reply that says
-something to a person carries `Content-Language` and `Vary: Accept-Language`.
+English, without the one field only a client asking for a language gets (`risk_level_text`).
+Every reply that says something to a person carries `Content-Language` and
+`Vary: Accept-Language`.
 
-What a reply says in each language (labels, notice, support block, risk levels) is prepared
-once, when the app is built (`Speech`); a request only picks one, the first time it needs it.
+What a reply says in each language (labels, factor names, notice, support block, risk levels)
+is prepared once, when the app is built (`Speech`); a request only picks one, the first time it
+needs it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from soulsync import texts
-from soulsync.config import ENV_PREFIX, support_keys
+from soulsync.config import support_keys
 from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import (
     LANGUAGE_NAMES,
@@ -37,8 +38,6 @@ from soulsync.translations import (
     catalog,
     said,
 )
-
-logger = logging.getLogger("soulsync")
 
 #: The query parameter of clients that cannot set Accept-Language.
 QUERY_PARAMETER = "lang"
@@ -96,6 +95,10 @@ class Speech:
     translate: Gettext
     #: Each question's option labels, by key and code.
     labels: Mapping[str, Mapping[int, str]]
+    #: Each question's short name, by key (a factor's name).
+    names: Mapping[str, str]
+    #: Each answer as a factor names it, by key and code (a scale's with its anchor).
+    answer_labels: Mapping[str, Mapping[int, str]]
     #: The support block as replies carry it (message, contacts, notice), dumped once.
     support: dict[str, Any]
     risk_levels: Mapping[str, str]
@@ -176,11 +179,17 @@ def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, 
             question.key: {option.code: option.label(language) for option in question.options}
             for question in QUESTIONS
         }
+        answer_labels = {
+            question.key: {code: question.answer_label(code, language) for code in question.codes}
+            for question in QUESTIONS
+        }
         speech = Speech(
             language=language,
             asked=True,
             translate=translate,
             labels=labels,
+            names={question.key: question.name(language) for question in QUESTIONS},
+            answer_labels=answer_labels,
             support=dump_support(support_block(config, language, translate)),
             risk_levels={level: translate(text) for level, text in texts.RISK_LEVELS.items()},
         )
@@ -190,26 +199,15 @@ def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, 
 
 
 def support_block(config: Mapping[str, Any], language: str, translate: Gettext) -> dict:
-    """The support block in `language`: its own settings where set, else the English settings
-    as the catalog says them (a text the catalog does not hold stays as it is)."""
+    """The support block in `language`: its own settings where set, else the English defaults
+    as the catalog says them (config.check_support refuses English of one's own without its
+    twin, so nothing untranslated reaches a reply)."""
     message_key, contacts_key = support_keys(language)
     base_message, base_contacts = support_keys(SOURCE_LANGUAGE)
     contacts = config[contacts_key] or [
-        {"name": translate(contact["name"]), "phone": contact["phone"]}
-        for contact in config[base_contacts]
+        {**contact, "name": translate(contact["name"])} for contact in config[base_contacts]
     ]
     message = config[message_key] or translate(config[base_message])
-    if language != SOURCE_LANGUAGE and message == config[base_message]:
-        logger.warning(
-            "%s%s is not set and the %s catalog does not hold %s%s: replies in %s show the "
-            "support message in English",
-            ENV_PREFIX,
-            message_key,
-            language,
-            ENV_PREFIX,
-            base_message,
-            LANGUAGE_NAMES[language],
-        )
     return {"message": message, "contacts": contacts, "notice": translate(texts.NOTICE)}
 
 

@@ -25,9 +25,28 @@ class OptionSchema(Schema):
 
 class QuestionSchema(Schema):
     key = fields.String(required=True)
+    name = fields.String(
+        required=True,
+        metadata={"description": "What the question is about, in a few words (a factor's name)."},
+    )
     text = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in Kind]))
-    options = fields.List(fields.Nested(OptionSchema), required=True)
+    options = fields.List(
+        fields.Nested(OptionSchema),
+        required=True,
+        metadata={
+            "description": "Every allowed answer, in the order to show them, which is not "
+            "always code order (SleepDr lists the shortest sleep first): send the code."
+        },
+    )
+    anchors = fields.List(
+        fields.Nested(OptionSchema),
+        required=True,
+        metadata={
+            "description": "What the ends of a 1-to-5 scale mean (1 = very low, 5 = very "
+            "high), to show beside them; empty for other questions."
+        },
+    )
 
 
 class QuestionnaireDocSchema(Schema):
@@ -76,9 +95,10 @@ class QuestionnaireView(MethodView):
         """The ten questions, their codes and labels
 
         The service's own definition of the questionnaire, so that clients render their forms
-        from it: each question's key (the JSON key to send), its text, its kind (categorical or
-        scale) and every allowed code with its label. `?lang=id` (or Accept-Language: id) gives
-        Indonesian texts.
+        from it: each question's key (the JSON key to send), its short name, its text, its kind
+        (categorical or scale), every allowed code with its label in the order to show them,
+        and what a scale's ends mean. `?lang=id` (or Accept-Language: id) gives Indonesian
+        texts.
         """
         speech = language.current()
         return {
@@ -86,11 +106,16 @@ class QuestionnaireView(MethodView):
             "questions": [
                 {
                     "key": question.key,
+                    "name": speech.names[question.key],
                     "text": speech.say(question.text_en),
                     "kind": question.kind.value,
                     "options": [
+                        {"code": option.code, "label": speech.labels[question.key][option.code]}
+                        for option in question.shown_options
+                    ],
+                    "anchors": [
                         {"code": code, "label": label}
-                        for code, label in speech.labels[question.key].items()
+                        for code, label in question.anchor_labels(speech.language).items()
                     ],
                 }
                 for question in QUESTIONS

@@ -96,8 +96,11 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
         abort(400, message=texts.TOO_MANY_CONTAINERS.format(limit=limits.max_containers))
     try:
         return parse_strict_json(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        abort(400, message=texts.INVALID_JSON.format(problem=error.__class__.__name__))
+    except json.JSONDecodeError as error:
+        where = texts.JSON_BROKEN_AT.format(line=error.lineno, column=error.colno)
+        abort(400, message=texts.INVALID_JSON.format(problem=where))
+    except UnicodeDecodeError:
+        abort(400, message=texts.INVALID_JSON.format(problem=texts.NOT_UTF8))
     except _Rejected as error:
         (message,) = error.args  # the Message itself, to be said in the reply's language
         abort(400, message=message)

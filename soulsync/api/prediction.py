@@ -23,6 +23,7 @@ from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
+from soulsync.contacts import PHONE
 from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.screening import Screener, Screening
 from soulsync.observability import log_fields
@@ -56,12 +57,21 @@ class Rounded(fields.Float):
         return value if value is None else round(value, 6)
 
 
-class OptionLabel(fields.String):
-    """The label of the option whose code the attribute holds (of the factor's question), in
-    the reply's language."""
+class AnswerLabel(fields.String):
+    """The answer whose code the attribute holds (of the factor's question) as a factor names
+    it, in the reply's language: the option's label; on a 1-to-5 scale, the number with its
+    scale ("4 of 5 (5 = very high)")."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return language.current().labels[obj.key][value]
+        return language.current().answer_labels[obj.key][value]
+
+
+class QuestionName(fields.String):
+    """The short name of the question whose key the attribute holds, in the reply's
+    language."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return language.current().names[value]
 
 
 class Count(fields.Integer):
@@ -101,13 +111,37 @@ class RiskLevelText(fields.String):
 
 class FactorSchema(Schema):
     key = fields.String(required=True, metadata={"description": "The question's key."})
+    name = QuestionName(
+        attribute="key",
+        required=True,
+        dump_only=True,
+        metadata={
+            "description": "What the question is about, in a few words, in the reply's "
+            "language (as `GET /questionnaire` names it).",
+            "example": "Financial stress",
+        },
+    )
     answer = fields.Integer(required=True, metadata={"description": "The answer given (code)."})
-    answer_label = OptionLabel(attribute="answer", required=True, dump_only=True)
+    answer_label = AnswerLabel(
+        attribute="answer",
+        required=True,
+        dump_only=True,
+        metadata={
+            "description": "The answer in words, in the reply's language: the option's label, "
+            "or on a 1-to-5 scale the number with its scale.",
+            "example": "4 of 5 (5 = very high)",
+        },
+    )
     reference = fields.Integer(
         required=True,
         metadata={"description": "The reference answer it was compared with (code)."},
     )
-    reference_label = OptionLabel(attribute="reference", required=True, dump_only=True)
+    reference_label = AnswerLabel(
+        attribute="reference",
+        required=True,
+        dump_only=True,
+        metadata={"description": "The reference answer in words, as `answer_label`."},
+    )
     effect = Rounded(
         required=True,
         metadata={
@@ -118,13 +152,42 @@ class FactorSchema(Schema):
 
 
 class ContactSchema(Schema):
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
+    name = fields.String(
+        required=True,
+        metadata={
+            "description": "Who to contact, in the reply's language; an extension to press is "
+            "said here (call 119, then press 8). Show it with the number."
+        },
+    )
+    phone = fields.String(
+        required=True,
+        metadata={
+            "description": "The number to dial, as a tel: link takes it: digits only (a "
+            "leading + for an international number).",
+            "pattern": PHONE.pattern,
+            "example": "119",
+        },
+    )
+    url = fields.Url(
+        metadata={
+            "description": "The contact's website or chat, for a link (https); only where "
+            "the contact has one.",
+            "example": "https://healing119.id",
+        },
+    )
 
 
 class SupportSchema(Schema):
     message = fields.String(required=True)
-    contacts = fields.List(fields.Nested(ContactSchema), required=True)
+    contacts = fields.List(
+        fields.Nested(ContactSchema),
+        required=True,
+        metadata={
+            "description": "Where to get help, most widely reachable first: the service's "
+            "settings (SOULSYNC_SUPPORT_CONTACTS). The default contacts (119, 112, the Ministry "
+            f"of Health's mental-health line) were last checked {texts.SUPPORT_CONTACTS_CHECKED}."
+        },
+    )
     notice = fields.String(required=True, metadata={"example": texts.NOTICE})
 
 

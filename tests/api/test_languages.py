@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 
 from soulsync import event_loop, texts
 from soulsync.app import create_app
+from soulsync.config import ConfigError, check_support, from_environment
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
 from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE
 
@@ -48,7 +49,10 @@ SILENT = {"health", "ready"}
 
 
 def _words(text: str) -> set[str]:
-    return {word.lower() for word in re.findall(r"[A-Za-z]{2,}", text)}
+    """The words of a text, lowercase; an identifier written in CamelCase (JSONDecodeError) is
+    its words (json, decode, error)."""
+    found = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+", text)
+    return {word.lower() for word in found if len(word) >= 2}
 
 
 def english_only_words(language: str) -> set[str]:
@@ -58,7 +62,8 @@ def english_only_words(language: str) -> set[str]:
         catalog = read_po(file)
     english = set().union(*(_words(m.id) for m in catalog if m.id))
     translated = set().union(*(_words(m.string) for m in catalog if m.id))
-    common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field", "valid"}
+    # Not "valid": Indonesian too (KBBI), and what Indonesian software says ("tidak valid").
+    common = {"the", "is", "not", "of", "to", "and", "or", "be", "may", "must", "field"}
     return (english - translated) | common
 
 
@@ -228,12 +233,67 @@ def test_replies_in_another_language_say_nothing_in_english(
         assert reply["code"] == status and reply["message"] != english.get_json()["message"]
 
 
+#: Every kind of bad answer, as its JSON text: the value a client sends in place of an answer.
+BAD_ANSWER_KINDS = {
+    "list": "[1]",
+    "object": '{"code": 1}',
+    "string": '"sometimes"',
+    "number out of range": "9",
+    "negative number": "-1",
+    "fraction": "2.5",
+    "null": "null",
+    "bool": "true",
+    "huge exponent": "1e999999999",
+    "tiny exponent": "1e-400",
+    "nested": '[[{"a": [1]}]]',
+    "empty string": '""',
+    "missing": None,
+}
+#: A scale question and a categorical one: their errors list what they accept differently.
+BAD_ANSWER_KEYS = ["Pressure", "SleepDr"]
+SCREENING_PATHS = ["/predict", "/prediction/", "/predict/batch"]
+
+
+def _questionnaire_with(key: str, value: str | None) -> str:
+    """The contract example as JSON text, with `value` (JSON text) as `key`'s answer, or
+    without `key` when `value` is None."""
+    answers = [(k, json.dumps(v)) for k, v in CONTRACT_EXAMPLE.items()]
+    fields = [f"{json.dumps(k)}: {value if k == key else v}" for k, v in answers]
+    if value is None:
+        fields = [f"{json.dumps(k)}: {v}" for k, v in answers if k != key]
+    return "{" + ", ".join(fields) + "}"
+
+
+@pytest.mark.parametrize("path", SCREENING_PATHS)
+@pytest.mark.parametrize("key", BAD_ANSWER_KEYS)
+@pytest.mark.parametrize("kind", BAD_ANSWER_KINDS)
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_kind_of_bad_answer_is_named_without_english(
+    client, language: str, kind: str, key: str, path: str
+) -> None:
+    """Whatever a client sends in place of an answer, the 422 in Indonesian names the answer,
+    and nothing a person reads in it is English."""
+    body = _questionnaire_with(key, BAD_ANSWER_KINDS[kind])
+    if path.endswith("batch"):
+        body = '{"questionnaires": [' + body + "]}"
+    response = client.post(path, headers={"Accept-Language": language}, **_raw(body.encode()))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    reply = response.get_json()
+    errors = reply["errors"]["json"]
+    named = errors["questionnaires"]["0"] if path.endswith("batch") else errors
+    assert list(named) == [key]
+    assert list(english_in(reply, language)) == []
+
+
 def test_the_english_word_check_finds_english() -> None:
     """The check above can fail: an untranslated message, marshmallow's or ours, is found."""
     found = list(english_in({"message": texts.NOT_FOUND}, "id"))
     assert found == [(("message",), texts.NOT_FOUND)]
     assert list(english_in({"errors": {"json": {"x": ["Not a valid integer."]}}}, "id"))
     assert list(english_in({"message": "URL yang diminta tidak ditemukan di server."}, "id")) == []
+    # English inside an Indonesian sentence, and a Python class name, are found too.
+    assert list(english_in({"x": ["Nilai of type array tidak valid"]}, "id"))
+    assert list(english_in({"message": "Isi permintaan bukan JSON (JSONDecodeError)."}, "id"))
 
 
 @pytest.mark.parametrize("path", FOR_DEVELOPERS)
@@ -244,12 +304,25 @@ def test_developer_pages_claim_no_language(client, path: str) -> None:
 
 
 def test_a_person_with_suicidal_thoughts_gets_the_indonesian_support_block(client) -> None:
+    """Whom to call (119 first, reachable in every district), where to go, who to be with, and
+    hope; the mental-health line under its current name, with the extension said in words."""
     reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
     support = reply.get_json()["support"]
-    assert support["message"].startswith("Anda tidak harus menghadapi ini sendirian.")
-    assert [c["phone"] for c in support["contacts"]] == ["112", "119 ext. 8"]
-    assert support["contacts"][1]["name"].startswith("SEJIWA, layanan")
-    assert support["notice"].startswith("Ini adalah hasil skrining, bukan diagnosis.")
+    message = support["message"]
+    assert message.startswith("Anda tidak perlu menghadapi ini sendirian.")
+    assert "IGD rumah sakit terdekat" in message and "orang yang Anda percayai" in message
+    assert "keadaan bisa membaik" in message
+    assert [c["phone"] for c in support["contacts"]] == ["119", "112", "119"]
+    emergency, district, mental_health = support["contacts"]
+    assert emergency["name"].startswith("Gawat darurat medis dan ambulans")
+    assert "bila sudah tersedia di daerah Anda" in district["name"]
+    assert (
+        "Healing119" in mental_health["name"]
+        and "telepon 119 lalu tekan 8" in mental_health["name"]
+    )
+    assert mental_health["url"] == "https://healing119.id"
+    assert support["notice"].startswith("Ini hasil skrining, bukan diagnosis.")
+    assert all(who in support["notice"] for who in ("dokter", "psikolog klinis", "psikiater"))
     body = reply.get_json()
     assert body["message"] == "Prediction successful" and body["result"] in CONTRACT_STRINGS
     assert body["risk_level_text"].startswith("Risiko")
@@ -266,7 +339,8 @@ def test_the_old_backends_call_gets_the_same_bytes(app, client) -> None:
         "risk_level_text": "High risk",
     }.keys() == english.get_json().keys()
     assert unasked.get_json().items() <= english.get_json().items()
-    assert unasked.get_json()["support"]["contacts"][0]["name"] == "Emergency services (Indonesia)"
+    contacts = unasked.get_json()["support"]["contacts"]
+    assert contacts == [dict(contact) for contact in texts.SUPPORT_CONTACTS]
     assert unasked.headers["Content-Language"] == "en"
 
 
@@ -322,13 +396,37 @@ def test_support_texts_are_set_per_language() -> None:
     assert english.get_json()["support"]["message"] == texts.SUPPORT_MESSAGE
 
 
-def test_english_support_settings_reach_other_languages_unless_they_have_their_own() -> None:
-    """Contacts of one's own in English are used in Indonesian too (a name the catalog does not
-    hold stays as written), so that no reply names the default's numbers instead."""
-    contacts = [{"name": "Campus line", "phone": "555"}]
-    client = create_app({"TESTING": True, "SUPPORT_CONTACTS": contacts}).test_client()
-    reply = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
-    assert reply.get_json()["support"]["contacts"] == contacts
+@pytest.mark.parametrize(
+    ("setting", "twin", "own"),
+    [
+        ("SUPPORT_MESSAGE", "SUPPORT_MESSAGE_ID", "Call the campus line."),
+        ("SUPPORT_CONTACTS", "SUPPORT_CONTACTS_ID", [{"name": "Campus line", "phone": "555"}]),
+    ],
+)
+def test_english_support_settings_of_ones_own_need_their_twin(setting, twin, own) -> None:
+    """A text of one's own is in no catalog: without its Indonesian twin, Indonesian replies
+    would show it in English, so the service refuses to start, naming both variables; with
+    the twin it starts and each language shows its own."""
+    with pytest.raises(ConfigError, match=f"SOULSYNC_{setting} is set and SOULSYNC_{twin} is not"):
+        create_app({"TESTING": True, setting: own})
+    with pytest.raises(ConfigError, match=f"SOULSYNC_{twin}"):
+        written = own if isinstance(own, str) else json.dumps(own)
+        check_support(from_environment({f"SOULSYNC_{setting}": written}))
+    translated = "Hubungi layanan kampus." if setting == "SUPPORT_MESSAGE" else [
+        {"name": "Layanan kampus", "phone": "555"}
+    ]  # fmt: skip
+    client = create_app({"TESTING": True, setting: own, twin: translated}).test_client()
+    field = "message" if setting == "SUPPORT_MESSAGE" else "contacts"
+    indonesian = client.post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
+    assert indonesian.get_json()["support"][field] == translated
+    assert client.post("/predict", json=SUPPORT_DUE).get_json()["support"][field] == own
+
+
+def test_the_default_support_settings_need_no_twin() -> None:
+    """The defaults are in the catalogs: set to the default, an English setting is no text of
+    one's own."""
+    default = json.dumps([dict(contact) for contact in texts.SUPPORT_CONTACTS])
+    check_support(from_environment({"SOULSYNC_SUPPORT_CONTACTS": default}))
 
 
 @pytest.mark.parametrize("label", ["Laki-laki", "laki-laki", " Male "])
@@ -337,11 +435,17 @@ def test_answers_are_accepted_as_labels_in_every_language(client, label: str) ->
     assert reply.status_code == 200
 
 
-def test_a_support_message_no_catalog_holds_is_named_at_start_up(caplog) -> None:
-    """A message of one's own in English, and none for Indonesian: the log says so once, at
-    start-up (the reply shows the English rather than nothing)."""
-    with caplog.at_level("WARNING", logger="soulsync"):
-        app = create_app({"TESTING": True, "SUPPORT_MESSAGE": "Call the campus line."})
-    assert any("SOULSYNC_SUPPORT_MESSAGE_ID is not set" in r.getMessage() for r in caplog.records)
-    reply = app.test_client().post("/predict", json=SUPPORT_DUE, headers={"Accept-Language": "id"})
-    assert reply.get_json()["support"]["message"] == "Call the campus line."
+def test_factors_are_named_and_scales_said_in_words(client) -> None:
+    """A factor an Indonesian reader can read: the question's short name, and a scale's answer
+    as "4 dari 5 (5 = sangat tinggi)" rather than a bare number."""
+    body = {**SUPPORT_DUE, "Pressure": 5, "FinancialStress": 5, "DietHabits": 1}
+    reply = client.post("/predict", json=body, headers={"Accept-Language": "id"}).get_json()
+    factors = {factor["key"]: factor for factor in reply["factors"]}
+    assert factors["Pressure"]["name"] == "Tekanan akademik/kerja"
+    assert factors["Pressure"]["answer_label"] == "5 dari 5 (5 = sangat tinggi)"
+    assert factors["Pressure"]["reference_label"] == "1 dari 5 (5 = sangat tinggi)"
+    assert factors["SuicidalTh"]["name"] == "Pikiran bunuh diri"
+    assert factors["SuicidalTh"]["answer_label"] == "Ya"
+    english = {f["key"]: f for f in client.post("/predict", json=body).get_json()["factors"]}
+    assert english["Pressure"]["name"] == "Academic or work pressure"
+    assert english["Pressure"]["answer_label"] == "5 of 5 (5 = very high)"

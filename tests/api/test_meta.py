@@ -25,9 +25,36 @@ def test_questionnaire_serves_the_definition(client, lang: str) -> None:
     assert [q["key"] for q in reply["questions"]] == [q.key for q in QUESTIONS]
     for served, question in zip(reply["questions"], QUESTIONS, strict=True):
         assert served["text"] == question.text(lang)
-        assert served["options"] == [
+        assert served["name"] == question.name(lang)
+        assert sorted(served["options"], key=lambda o: o["code"]) == [
             {"code": o.code, "label": o.label(lang)} for o in question.options
         ]
+
+
+def test_sleep_bands_are_listed_shortest_first_with_their_codes(client) -> None:
+    """SleepDr's codes are alphabetical (2 is the shortest sleep): the form lists the bands in
+    order of hours, each with its own code."""
+    questions = {q["key"]: q for q in client.get("/questionnaire?lang=id").get_json()["questions"]}
+    assert questions["SleepDr"]["options"] == [
+        {"code": 2, "label": "Kurang dari 5 jam"},
+        {"code": 0, "label": "5-6 jam"},
+        {"code": 1, "label": "7-8 jam"},
+        {"code": 3, "label": "Lebih dari 8 jam"},
+    ]
+    assert [o["code"] for o in questions["DietHabits"]["options"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("lang", "low", "high"),
+    [("en", "very low", "very high"), ("id", "sangat rendah", "sangat tinggi")],
+)
+def test_scales_say_what_their_ends_mean(client, lang: str, low: str, high: str) -> None:
+    questions = {
+        q["key"]: q for q in client.get(f"/questionnaire?lang={lang}").get_json()["questions"]
+    }
+    for key in ("Pressure", "Satisfaction", "FinancialStress"):
+        assert questions[key]["anchors"] == [{"code": 1, "label": low}, {"code": 5, "label": high}]
+    assert questions["WSHours"]["anchors"] == questions["Gender"]["anchors"] == []
 
 
 def test_questionnaire_defaults_to_english_and_falls_back_to_it(client) -> None:

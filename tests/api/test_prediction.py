@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -11,6 +13,7 @@ from soulsync.app import create_app
 from soulsync.inference.decision import DecisionRule
 from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, GROUPS, KEYS, QUESTIONS
+from soulsync.translations import LANGUAGES
 
 PATHS = ["/predict", "/prediction/"]
 
@@ -57,7 +60,7 @@ def test_labels_strings_and_integral_floats_mean_the_same_as_codes(client) -> No
         "Gender": "male",
         "WorkOrStudent": "Student",
         "SleepDr": "LESS THAN 5 HOURS",
-        "DietHabits": "Sedang",  # Indonesian label
+        "DietHabits": "Cukup sehat",  # Indonesian label
         "SuicidalTh": "No",
         "FamHistory": "yes",
         "Pressure": "4",
@@ -172,9 +175,27 @@ def test_suicidal_thoughts_always_get_support(screener, client, threshold: float
     reply = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()
     assert reply["result"] == ("No Depression" if threshold > 0.5 else "Depression")
     support = reply["support"]
-    assert any(c["phone"] == "112" for c in support["contacts"])
-    assert any("SEJIWA" in c["name"] and "119" in c["phone"] for c in support["contacts"])
+    assert [c["phone"] for c in support["contacts"]] == ["119", "112", "119"]
+    assert support["contacts"][0]["name"].startswith("Medical emergencies and ambulance")
+    assert "Healing119" in support["contacts"][2]["name"]
+    assert "press 8" in support["contacts"][2]["name"]
+    assert support["contacts"][2]["url"] == "https://healing119.id"
     assert "not a diagnosis" in support["notice"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_contact_can_be_dialled_and_opened(client, language: str) -> None:
+    """Each phone is what a tel: link dials (digits only), each url an https link, in every
+    language; and no contact carries the mental-health line's retired name."""
+    reply = client.post(
+        "/predict",
+        json={**CONTRACT_EXAMPLE, "SuicidalTh": 1},
+        headers={"Accept-Language": language},
+    ).get_json()
+    for contact in reply["support"]["contacts"]:
+        assert re.fullmatch(r"[0-9]+", contact["phone"]), contact
+        assert "url" not in contact or urlsplit(contact["url"]).scheme == "https"
+        assert "SEJIWA" not in contact["name"] and "ext." not in contact["name"]
 
 
 def test_support_follows_the_result_without_suicidal_thoughts(screener, client) -> None:
@@ -191,6 +212,8 @@ def test_support_text_is_configurable() -> None:
             "TESTING": True,
             "SUPPORT_MESSAGE": "Call us.",
             "SUPPORT_CONTACTS": [{"name": "Clinic", "phone": "123"}],
+            "SUPPORT_MESSAGE_ID": "Hubungi kami.",
+            "SUPPORT_CONTACTS_ID": [{"name": "Klinik", "phone": "123"}],
         }
     ).test_client()
     support = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()["support"]
@@ -205,6 +228,7 @@ def test_factors_explain_the_score(client) -> None:
     for factor in reply["factors"]:
         assert factor["answer"] == CONTRACT_EXAMPLE[factor["key"]]
         assert factor["answer"] != factor["reference"]
+        assert factor["name"] == BY_KEY[factor["key"]].name()
         # Replacing the answer by the reference must move the probability by the effect.
         swapped = post(
             client, "/predict", {**CONTRACT_EXAMPLE, factor["key"]: factor["reference"]}

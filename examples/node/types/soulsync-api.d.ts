@@ -64,9 +64,10 @@ export interface paths {
         /**
          * The ten questions, their codes and labels
          * @description The service's own definition of the questionnaire, so that clients render their forms
-         *     from it: each question's key (the JSON key to send), its text, its kind (categorical or
-         *     scale) and every allowed code with its label. `?lang=id` (or Accept-Language: id) gives
-         *     Indonesian texts.
+         *     from it: each question's key (the JSON key to send), its short name, its text, its kind
+         *     (categorical or scale), every allowed code with its label in the order to show them,
+         *     and what a scale's ends mean. `?lang=id` (or Accept-Language: id) gives Indonesian
+         *     texts.
          */
         get: {
             parameters: {
@@ -731,10 +732,15 @@ export interface components {
         };
         Question: {
             key: string;
+            /** @description What the question is about, in a few words (a factor's name). */
+            name: string;
             text: string;
             /** @enum {string} */
             kind: "categorical" | "scale";
+            /** @description Every allowed answer, in the order to show them, which is not always code order (SleepDr lists the shortest sleep first): send the code. */
             options: components["schemas"]["Option"][];
+            /** @description What the ends of a 1-to-5 scale mean (1 = very low, 5 = very high), to show beside them; empty for other questions. */
+            anchors: components["schemas"]["Option"][];
         };
         QuestionnaireDoc: {
             language: string;
@@ -1045,10 +1051,10 @@ export interface components {
              */
             Gender: (0 | 1) | ("0" | "1" | "Female" | "Perempuan" | "Male" | "Laki-laki");
             /**
-             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/Mahasiswa', 1 = 'Working Professional' / 'Pekerja Profesional'.
+             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/Mahasiswa', 1 = 'Working Professional' / 'Pekerja'.
              * @example 0
              */
-            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/Mahasiswa" | "Working Professional" | "Pekerja Profesional");
+            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/Mahasiswa" | "Working Professional" | "Pekerja" | "Pekerja Profesional");
             /**
              * @description Academic pressure (students) or work pressure (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
              * @example 4
@@ -1065,10 +1071,10 @@ export interface components {
              */
             SleepDr: (0 | 1 | 2 | 3) | ("0" | "1" | "2" | "3" | "5-6 hours" | "5-6 jam" | "7-8 hours" | "7-8 jam" | "Less than 5 hours" | "Kurang dari 5 jam" | "More than 8 hours" | "Lebih dari 8 jam");
             /**
-             * @description How would you describe your dietary habits?. Codes: 0 = 'Healthy' / 'Sehat', 1 = 'Moderate' / 'Sedang', 2 = 'Unhealthy' / 'Tidak sehat'.
+             * @description How would you describe your dietary habits?. Codes: 0 = 'Healthy' / 'Sehat', 1 = 'Moderate' / 'Cukup sehat', 2 = 'Unhealthy' / 'Tidak sehat'.
              * @example 1
              */
-            DietHabits: (0 | 1 | 2) | ("0" | "1" | "2" | "Healthy" | "Sehat" | "Moderate" | "Sedang" | "Unhealthy" | "Tidak sehat");
+            DietHabits: (0 | 1 | 2) | ("0" | "1" | "2" | "Healthy" | "Sehat" | "Moderate" | "Cukup sehat" | "Unhealthy" | "Tidak sehat" | "Sedang");
             /**
              * @description Have you ever had suicidal thoughts?. Codes: 0 = 'No' / 'Tidak', 1 = 'Yes' / 'Ya'.
              * @example 0
@@ -1093,23 +1099,45 @@ export interface components {
         Factor: {
             /** @description The question's key. */
             key: string;
+            /**
+             * @description What the question is about, in a few words, in the reply's language (as `GET /questionnaire` names it).
+             * @example Financial stress
+             */
+            readonly name: string;
             /** @description The answer given (code). */
             answer: number;
+            /**
+             * @description The answer in words, in the reply's language: the option's label, or on a 1-to-5 scale the number with its scale.
+             * @example 4 of 5 (5 = very high)
+             */
             readonly answer_label: string;
             /** @description The reference answer it was compared with (code). */
             reference: number;
+            /** @description The reference answer in words, as `answer_label`. */
             readonly reference_label: string;
             /** @description Probability with this answer minus probability with the reference answer instead: positive values raised the risk, negative lowered it. */
             effect: number;
         };
         Contact: {
+            /** @description Who to contact, in the reply's language; an extension to press is said here (call 119, then press 8). Show it with the number. */
             name: string;
+            /**
+             * @description The number to dial, as a tel: link takes it: digits only (a leading + for an international number).
+             * @example 119
+             */
             phone: string;
+            /**
+             * Format: url
+             * @description The contact's website or chat, for a link (https); only where the contact has one.
+             * @example https://healing119.id
+             */
+            url?: string;
         };
         Support: {
             message: string;
+            /** @description Where to get help, most widely reachable first: the service's settings (SOULSYNC_SUPPORT_CONTACTS). The default contacts (119, 112, the Ministry of Health's mental-health line) were last checked 2026-12-07, against public sources (the Ministry of Health's pages and press reports, newest December 2025); no test call placed yet. */
             contacts: components["schemas"]["Contact"][];
-            /** @example This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel. */
+            /** @example This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas). */
             notice: string;
         };
         Prediction: {
@@ -1146,8 +1174,8 @@ export interface components {
             /** @description Where to get help: present whenever the answer to SuicidalTh is 1 (Yes) or the result is Depression. */
             support?: components["schemas"]["Support"];
             /**
-             * @default This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel.
-             * @example This is a screening result, not a diagnosis. Only a qualified professional can diagnose depression; please talk to one if you are worried about how you feel.
+             * @default This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas).
+             * @example This is a screening result, not a diagnosis. Only a health professional, such as a doctor, a clinical psychologist or a psychiatrist, can diagnose depression. If you are worried about how you feel, please talk to one of them, for example at your nearest community health centre (Puskesmas).
              */
             notice: string;
         };
