@@ -25,6 +25,7 @@ from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
 from soulsync.contacts import PHONE
 from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
+from soulsync.inference.predictor import Factor
 from soulsync.inference.screening import Screener, Screening
 from soulsync.observability import log_fields
 from soulsync.questionnaire import (
@@ -55,23 +56,6 @@ class Rounded(fields.Float):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value if value is None else round(value, 6)
-
-
-class AnswerLabel(fields.String):
-    """The answer whose code the attribute holds (of the factor's question) as a factor names
-    it, in the reply's language: the option's label; on a 1-to-5 scale, the number with its
-    scale ("4 of 5 (5 = very high)")."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return language.current().answer_labels[obj.key][value]
-
-
-class QuestionName(fields.String):
-    """The short name of the question whose key the attribute holds, in the reply's
-    language."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return language.current().names[value]
 
 
 class Count(fields.Integer):
@@ -110,9 +94,11 @@ class RiskLevelText(fields.String):
 
 
 class FactorSchema(Schema):
+    """One factor as a reply carries it. The replies build it from the names and labels each
+    language prepared when the app was built (`PreparedFactors`); this schema documents it."""
+
     key = fields.String(required=True, metadata={"description": "The question's key."})
-    name = QuestionName(
-        attribute="key",
+    name = fields.String(
         required=True,
         dump_only=True,
         metadata={
@@ -122,8 +108,7 @@ class FactorSchema(Schema):
         },
     )
     answer = fields.Integer(required=True, metadata={"description": "The answer given (code)."})
-    answer_label = AnswerLabel(
-        attribute="answer",
+    answer_label = fields.String(
         required=True,
         dump_only=True,
         metadata={
@@ -136,19 +121,47 @@ class FactorSchema(Schema):
         required=True,
         metadata={"description": "The reference answer it was compared with (code)."},
     )
-    reference_label = AnswerLabel(
-        attribute="reference",
+    reference_label = fields.String(
         required=True,
         dump_only=True,
         metadata={"description": "The reference answer in words, as `answer_label`."},
     )
-    effect = Rounded(
+    effect = fields.Float(
         required=True,
         metadata={
             "description": "Probability with this answer minus probability with the reference "
             "answer instead: positive values raised the risk, negative lowered it."
         },
     )
+
+
+def factor_replies(factors: Sequence[Factor], speech: language.Speech) -> list[dict[str, Any]]:
+    """Each factor as FactorSchema documents it, in `speech`'s language."""
+    names, labels = speech.names, speech.answer_labels
+    return [
+        {
+            "key": factor.key,
+            "name": names[factor.key],
+            "answer": factor.answer,
+            "answer_label": labels[factor.key][factor.answer],
+            "reference": factor.reference,
+            "reference_label": labels[factor.key][factor.reference],
+            "effect": round(factor.effect, 6),
+        }
+        for factor in factors
+    ]
+
+
+class PreparedFactors(fields.List):
+    """The factors, as a list of FactorSchema (which documents them), built by
+    `factor_replies` from what the reply's language prepared: the factors are most of a reply,
+    and dumping each of their fields through marshmallow cost more than all the rest of it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Nested(FactorSchema), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return factor_replies(value, language.current())
 
 
 class ContactSchema(Schema):
@@ -244,8 +257,7 @@ class PredictionSchema(Schema):
         },
     )
     model_version = fields.String(required=True)
-    factors = fields.List(
-        fields.Nested(FactorSchema),
+    factors = PreparedFactors(
         required=True,
         metadata={"description": "The answers that moved this score most, largest effect first."},
     )

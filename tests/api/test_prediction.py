@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from soulsync import texts
+from soulsync.api.prediction import FactorSchema
 from soulsync.app import create_app
 from soulsync.inference.decision import DecisionRule
 from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
@@ -236,6 +237,24 @@ def test_factors_explain_the_score(client) -> None:
         assert reply["probability"] - swapped["probability"] == pytest.approx(
             factor["effect"], abs=2e-6
         )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_factor_holds_what_its_schema_documents(client, language: str) -> None:
+    """Factors are built from each language's prepared names and labels, not dumped field by
+    field: what they hold must still be the documented fields, with the documented types."""
+    schema = FactorSchema()
+    reply = post(client, f"/predict?lang={language}", CONTRACT_EXAMPLE).get_json()
+    assert reply["factors"]
+    for factor in reply["factors"]:
+        assert set(factor) == set(schema.fields)
+        question = BY_KEY[factor["key"]]
+        assert factor["name"] == question.name(language)
+        assert {factor["answer"], factor["reference"]} <= set(question.codes)
+        assert isinstance(factor["answer_label"], str) and factor["answer_label"]
+        assert isinstance(factor["reference_label"], str) and factor["reference_label"]
+        assert isinstance(factor["effect"], float)
+        assert round(factor["effect"], 6) == factor["effect"]
 
 
 @pytest.mark.parametrize("group", [0, 1])
