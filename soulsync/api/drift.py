@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from soulsync.api.parsing import Blueprint
+from soulsync.api.blueprint import Blueprint
 from soulsync.api.state import state
 from soulsync.inference import drift
 from soulsync.inference.drift import SCOPE_INSTANCE, Drift, DriftSchema

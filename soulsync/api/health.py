@@ -10,7 +10,7 @@ from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from soulsync import metrics, observability, texts
-from soulsync.api.parsing import Blueprint
+from soulsync.api.blueprint import Blueprint
 from soulsync.api.state import state
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from soulsync import __version__, texts
 from soulsync.api import language
-from soulsync.api.parsing import Blueprint
+from soulsync.api.blueprint import Blueprint
 from soulsync.api.state import state
 from soulsync.inference.card import ModelCardSchema
 from soulsync.questionnaire import QUESTIONS, Kind

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
 
-import flask_smorest
 from flask import Request, current_app
 from flask_smorest import abort
 from marshmallow import Schema
@@ -133,9 +132,3 @@ parser = StrictJsonParser()
 def load_strict_json(request: Request, schema: Schema) -> Any:
     """The body, within the limits its schema sets for the app's settings (`body_limits`)."""
     return read_json_body(request, schema.body_limits(current_app.config))
-
-
-class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, whose `arguments` read JSON bodies strictly."""
-
-    ARGUMENTS_PARSER = parser

@@ -20,8 +20,8 @@ from marshmallow import Schema, fields, missing, validate
 from soulsync import texts
 from soulsync.api import language
 from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
+from soulsync.api.blueprint import Blueprint
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
-from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
 from soulsync.contacts import PHONE
 from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
