@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from soulsync.api import docs, drift, errors, headers, health, language, meta, prediction
+from soulsync.api import docs, drift, errors, headers, health, language, meta, prediction, support
 from soulsync.api.state import EXTENSION, ApiState
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LiveCounts
@@ -23,7 +23,7 @@ def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.extensions[EXTENSION] = ApiState(api=api, screener=screener, live=live)
-    speeches = language.init_app(app, prediction.SupportSchema().dump)
+    speeches = language.init_app(app, support.blocks(app.config))
     with language.speaking_as(speeches.unasked):  # the replies of a client that asks for none
         prediction.document_examples(api.spec, screener)
     headers.init_app(app)

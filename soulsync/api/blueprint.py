@@ -1,9 +1,14 @@
-"""The project's blueprint: flask-smorest's, reading every JSON body strictly (api/parsing.py)."""
+"""The project's blueprint: flask-smorest's, reading every JSON body strictly (api/parsing.py)
+and making the views whose replies speak to a person speak the reader's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import flask_smorest
 
+from soulsync.api import language
 from soulsync.api.parsing import parser
 
 
@@ -11,3 +16,9 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, whose `arguments` read JSON bodies strictly."""
 
     ARGUMENTS_PARSER = parser
+
+    def speaks(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """A view (above its other decorators) whose reply speaks to a person: the view and its
+        dump run in the reader's language, the reply says which in its headers, and the
+        operation documents the two ways to ask for one (`lang`, Accept-Language)."""
+        return self.doc(parameters=language.PARAMETERS)(language.speaking(view))

@@ -44,13 +44,7 @@ class ServiceApi(Api):
         payload, code, headers = super().handle_http_exception(error)
         if "message" not in payload:
             payload["message"] = default_message(code) or error.description
-        speech = language.for_request()
-        payload = speech.say(payload)
-        headers = {
-            **(headers or {}),
-            "Content-Language": speech.language,
-            "Vary": "Accept-Language",
-        }
+        payload = language.for_request().say(payload)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
-            headers["Allow"] = ", ".join(error.valid_methods)
+            headers = {**(headers or {}), "Allow": ", ".join(error.valid_methods)}
         return payload, code, headers

@@ -28,7 +28,6 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from soulsync import texts
-from soulsync.config import support_keys
 from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import (
     LANGUAGE_NAMES,
@@ -107,14 +106,6 @@ class Speech:
         """`value` (a Message, or a structure holding some) in this language."""
         return value if self.language == SOURCE_LANGUAGE else said(value, self.translate)
 
-    def name_in(self, response: Response) -> None:
-        """Say in `response`'s headers which language it speaks, and that it was chosen by
-        Accept-Language (for caches). A view's reply has neither header yet, so both are added
-        without a look-up (`response.vary.add` parses and rewrites the header, several times
-        the cost); flask-cors, later, merges its Vary into this one."""
-        response.headers.add("Content-Language", self.language)
-        response.headers.add("Vary", "Accept-Language")
-
 
 @dataclass(frozen=True)
 class Speeches:
@@ -169,9 +160,9 @@ def _best_spoken(preferences: str) -> str | None:
     return None
 
 
-def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, Any]]) -> Speeches:
-    """Each language's Speech, from the catalogs and the support settings of `config`;
-    `dump_support` turns a support block into what replies carry (the reply schema's dump)."""
+def prepare(support: Mapping[str, dict[str, Any]]) -> Speeches:
+    """Each language's Speech, from the catalogs and the questionnaire, with the support block
+    that replies in it carry (`support`, by language: api/support.py)."""
     by_language = {}
     for language in LANGUAGES:
         translate = catalog(language).gettext
@@ -190,25 +181,12 @@ def prepare(config: Mapping[str, Any], dump_support: Callable[[dict], dict[str, 
             labels=labels,
             names={question.key: question.name(language) for question in QUESTIONS},
             answer_labels=answer_labels,
-            support=dump_support(support_block(config, language, translate)),
+            support=support[language],
             risk_levels={level: translate(text) for level, text in texts.RISK_LEVELS.items()},
         )
         by_language[language] = speech
     unasked = by_language[SOURCE_LANGUAGE]
     return Speeches(by_language, Speech(**{**unasked.__dict__, "asked": False}))
-
-
-def support_block(config: Mapping[str, Any], language: str, translate: Gettext) -> dict:
-    """The support block in `language`: its own settings where set, else the English defaults
-    as the catalog says them (config.check_support refuses English of one's own without its
-    twin, so nothing untranslated reaches a reply)."""
-    message_key, contacts_key = support_keys(language)
-    base_message, base_contacts = support_keys(SOURCE_LANGUAGE)
-    contacts = config[contacts_key] or [
-        {**contact, "name": translate(contact["name"])} for contact in config[base_contacts]
-    ]
-    message = config[message_key] or translate(config[base_message])
-    return {"message": message, "contacts": contacts, "notice": translate(texts.NOTICE)}
 
 
 #: The Speech of the reply being made, for the fields of the reply schemas (marshmallow's way
@@ -221,25 +199,45 @@ def current() -> Speech:
     return _CURRENT.get()
 
 
+#: Where a request keeps the Speech chosen for its reply: its WSGI environ, which lives exactly
+#: as long as the request (WSGI's namespaced key for what an application adds).
+_CHOSEN = "soulsync.speech"
+
+
 def for_request() -> Speech:
-    """The Speech of this request's reply, negotiated from its headers and query."""
-    return current_app.extensions[EXTENSION].for_request(request.environ)
+    """The Speech of this request's reply, negotiated from its headers and query once per
+    request (a view's reply and an error's both ask). A reply that spoke says so in its
+    headers (`name_in`)."""
+    environ = request.environ
+    speech = environ.get(_CHOSEN)
+    if speech is None:
+        speech = environ[_CHOSEN] = current_app.extensions[EXTENSION].for_request(environ)
+    return speech
+
+
+def name_in(response: Response) -> Response:
+    """Say in the headers of a reply that spoke (a view's, or an error's) which language it
+    speaks, and that Accept-Language chose it (for caches). Neither header is there yet, so
+    both are added without a look-up; flask-cors, later, merges its own Vary into this one.
+    An after_request hook of the app (api/headers.py)."""
+    speech = request.environ.get(_CHOSEN)
+    if speech is not None:
+        response.headers.add("Content-Language", speech.language)
+        response.headers.add("Vary", "Accept-Language")
+    return response
 
 
 def speaking(view: Callable[..., Response]) -> Callable[..., Response]:
     """A view (with its flask-smorest decorators below) whose reply speaks to a person: it and
-    its dump run in the reply's language, which the reply names in Content-Language."""
+    its dump run in the reply's language (`current`)."""
 
     @functools.wraps(view)
     def speaking_view(*args: Any, **kwargs: Any) -> Response:
-        speech = for_request()
-        token = _CURRENT.set(speech)
+        token = _CURRENT.set(for_request())
         try:
-            response = view(*args, **kwargs)
+            return view(*args, **kwargs)
         finally:
             _CURRENT.reset(token)
-        speech.name_in(response)
-        return response
 
     return speaking_view
 
@@ -254,8 +252,8 @@ def speaking_as(speech: Speech) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
-def init_app(app: Flask, dump_support: Callable[[dict], dict[str, Any]]) -> Speeches:
-    """Prepare every language's Speech for this app's settings."""
-    speeches = prepare(app.config, dump_support)
+def init_app(app: Flask, support: Mapping[str, dict[str, Any]]) -> Speeches:
+    """Prepare every language's Speech, with the support block of this app's settings."""
+    speeches = prepare(support)
     app.extensions[EXTENSION] = speeches
     return speeches

@@ -65,8 +65,7 @@ class WelcomeSchema(Schema):
 
 @blp.route("/")
 class WelcomeView(MethodView):
-    @language.speaking
-    @blp.doc(parameters=language.PARAMETERS)
+    @blp.speaks
     @blp.response(200, WelcomeSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:
@@ -87,8 +86,7 @@ class WelcomeView(MethodView):
 
 @blp.route("/questionnaire")
 class QuestionnaireView(MethodView):
-    @language.speaking
-    @blp.doc(parameters=language.PARAMETERS)
+    @blp.speaks
     @blp.response(200, QuestionnaireDocSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def get(self) -> dict[str, Any]:

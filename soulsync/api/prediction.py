@@ -23,7 +23,7 @@ from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
 from soulsync.api.blueprint import Blueprint
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.state import state
-from soulsync.contacts import PHONE
+from soulsync.api.support import SupportWhenDue
 from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.predictor import Factor
 from soulsync.inference.screening import Screener, Screening
@@ -164,55 +164,6 @@ class PreparedFactors(fields.List):
         return factor_replies(value, language.current())
 
 
-class ContactSchema(Schema):
-    name = fields.String(
-        required=True,
-        metadata={
-            "description": "Who to contact, in the reply's language; an extension to press is "
-            "said here (call 119, then press 8). Show it with the number."
-        },
-    )
-    phone = fields.String(
-        required=True,
-        metadata={
-            "description": "The number to dial, as a tel: link takes it: digits only (a "
-            "leading + for an international number).",
-            "pattern": PHONE.pattern,
-            "example": "119",
-        },
-    )
-    url = fields.Url(
-        metadata={
-            "description": "The contact's website or chat, for a link (https); only where "
-            "the contact has one.",
-            "example": "https://healing119.id",
-        },
-    )
-
-
-class SupportSchema(Schema):
-    message = fields.String(required=True)
-    contacts = fields.List(
-        fields.Nested(ContactSchema),
-        required=True,
-        metadata={
-            "description": "Where to get help, most widely reachable first: the service's "
-            "settings (SOULSYNC_SUPPORT_CONTACTS). The default contacts (119, 112, the Ministry "
-            f"of Health's mental-health line) were last checked {texts.SUPPORT_CONTACTS_CHECKED}."
-        },
-    )
-    notice = fields.String(required=True, metadata={"example": texts.NOTICE})
-
-
-class SupportWhenDue(fields.Nested):
-    """The app's support block in the reply's language (its settings, dumped by SupportSchema
-    once per language, when the app is built) where the screening says support is due; no key
-    at all otherwise."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return language.current().support if value else missing
-
-
 class PredictionSchema(Schema):
     """The old service's reply (`message`, `result`) plus what a client needs to act on it."""
 
@@ -262,7 +213,6 @@ class PredictionSchema(Schema):
         metadata={"description": "The answers that moved this score most, largest effect first."},
     )
     support = SupportWhenDue(
-        SupportSchema,
         attribute="support_due",
         metadata={
             "description": "Where to get help: present whenever the answer to "
@@ -316,8 +266,7 @@ def client_errors(*statuses: int) -> Callable[[Any], Any]:
 def _screen_one(docstring: str) -> Any:
     """The view of a single-screening path: both paths take and give the same documents."""
 
-    @language.speaking
-    @blp.doc(parameters=language.PARAMETERS)
+    @blp.speaks
     @blp.arguments(QuestionnaireSchema(), example=CONTRACT_EXAMPLE)
     @blp.response(200, PredictionSchema, examples={"contract": REPLY_EXAMPLE})
     @blp.alt_response(
@@ -361,8 +310,7 @@ class PredictAliasView(MethodView):
 
 @blp.route("/predict/batch")
 class BatchView(MethodView):
-    @language.speaking
-    @blp.doc(parameters=language.PARAMETERS)
+    @blp.speaks
     @blp.arguments(
         BatchRequestSchema(), example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
     )
