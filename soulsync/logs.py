@@ -23,13 +23,21 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line (`severity`, `message`, `time`, `logger`, and the record's
     `fields`), as Cloud Logging's structured logging expects."""
 
+    #: The last second formatted, and its text: lines come many a second.
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         seconds = int(record.created)
+        second = self._second
+        if second[0] != seconds:  # one tuple, swapped whole: safe across threads
+            second = self._second = (
+                seconds,
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)),
+            )
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname in _SEVERITIES else "DEFAULT",
             "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-            + f".{int((record.created - seconds) * 1000):03d}Z",
+            "time": f"{second[1]}.{int((record.created - seconds) * 1000):03d}Z",
             "logger": record.name,
         }
         entry.update(getattr(record, "fields", {}))

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, request
 
 from soulsync.logs import configure_logging
 from soulsync.metrics import METHODS, ServiceMetrics
@@ -24,7 +24,8 @@ EXTENSION = "soulsync.metrics"
 #: Probes and scrapes that succeed are counted but not logged: they would drown the log.
 QUIET_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics"})
 REQUEST_ID_HEADER = "X-Request-ID"
-TRACE_HEADER = "X-Cloud-Trace-Context"
+REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
+TRACE_ENVIRON = "HTTP_X_CLOUD_TRACE_CONTEXT"
 UNMATCHED = "unmatched"
 _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
@@ -34,100 +35,105 @@ access_logger = logging.getLogger("soulsync.access")
 
 @dataclass
 class RequestRecord:
-    """What the access line and the metrics need of one request, kept on `g`."""
+    """What the access line and the metrics need of one request, kept in its WSGI environ (which
+    lives exactly as long as the request)."""
 
     started: float
-    request_id: str
     #: Extra fields of the access line (the model version): never anything a client sent.
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def _new_request_id() -> str:
+#: The environ key of a request's RequestRecord (WSGI's namespaced key for an application's own).
+RECORD = "soulsync.request"
+
+
+def _request_id(environ: dict[str, Any]) -> str:
     """The client's X-Request-ID if it is a plain short token, otherwise a new one."""
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    sent = environ.get(REQUEST_ID_ENVIRON, "")
     return sent if _PLAIN_TOKEN.fullmatch(sent) else secrets.token_hex(16)
-
-
-def _trace() -> dict[str, str]:
-    header = request.headers.get(TRACE_HEADER, "")
-    trace_id = header.split("/", 1)[0]
-    if not _TRACE_ID.fullmatch(trace_id):
-        return {}
-    project = current_app.config.get("GCP_PROJECT")
-    if project:
-        return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
-    return {"trace_id": trace_id}
 
 
 def log_fields(**fields: Any) -> None:
     """Add fields (the model version...) to the current request's access line."""
-    g.soulsync_request.fields.update(fields)
+    request.environ[RECORD].fields.update(fields)
+
+
+def start_request() -> None:
+    request.environ[RECORD] = RequestRecord(time.perf_counter())
 
 
 def init_app(app: Flask) -> None:
     """JSON log lines on stdout; time every request, echo its id, write its access line and
-    count it (count_requests, once every route is known)."""
+    count it: one hook before and one after each request, which read the request once."""
     configure_logging(app.config["LOG_LEVEL"])
-    app.extensions[EXTENSION] = ServiceMetrics()
+    metrics = app.extensions[EXTENSION] = ServiceMetrics()
+    project = app.config.get("GCP_PROJECT")
+    routes: set[str] = set()  # every route, read when a path first matches none
 
-    @app.before_request
-    def start_request() -> None:
-        g.soulsync_request = RequestRecord(time.perf_counter(), _new_request_id())
+    def trace(environ: dict[str, Any]) -> dict[str, str]:
+        trace_id = environ.get(TRACE_ENVIRON, "").split("/", 1)[0]
+        if not _TRACE_ID.fullmatch(trace_id):
+            return {}
+        if project:
+            return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
+        return {"trace_id": trace_id}
 
+    def route(url_rule: Any, path: str) -> tuple[str, str | None]:
+        """The route a request matched, or `unmatched` and the route its path nearly names
+        (the same but for a trailing slash): a clue for the log, never the client's bytes."""
+        if url_rule is not None:
+            return url_rule.rule, None
+        if not routes:
+            routes.update(rule.rule for rule in app.url_map.iter_rules())
+        near = path.rstrip("/") if path.endswith("/") else path + "/"
+        return UNMATCHED, near if near in routes else None
+
+    def finish_request(response: Response) -> Response:
+        """Echo the request id, count the request and write its access line."""
+        current = request._get_current_object()  # Flask's documented way past the proxy
+        environ = current.environ
+        # A request refused before start_request ran (by an earlier hook) has no record.
+        record = environ.get(RECORD) or RequestRecord(time.perf_counter())
+        seconds = time.perf_counter() - record.started
+        request_id = _request_id(environ)
+        response.headers.add(REQUEST_ID_HEADER, request_id)
+        url_rule = current.url_rule
+        rule, near = route(url_rule, current.path)
+        method, status = current.method, response.status_code
+        if url_rule is not None and method not in url_rule.methods:
+            method = "other"  # a method the route does not take: bounded series, whatever is sent
+        elif method not in METHODS:
+            method = "other"
+        metrics.record_request(rule, method, status, seconds)
+        if rule in QUIET_PATHS and status < 400:
+            return response
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not access_logger.isEnabledFor(level):
+            return response
+        http = {
+            "requestMethod": method,
+            # The route, not the path: a path is whatever the client typed.
+            "requestUrl": rule,
+            "status": status,
+            # No responseSize: a reply with the support block is longer, so its size tells the
+            # result.
+            "latency": f"{seconds:.6f}s",
+            "protocol": environ.get("SERVER_PROTOCOL", ""),
+        }
+        fields = {"httpRequest": http, "request_id": request_id, **trace(environ), **record.fields}
+        if near is not None:
+            fields["near_route"] = near
+        # makeRecord and handle, not log(): log() also walks the stack to find the caller, which
+        # the line does not show.
+        line = access_logger.makeRecord(
+            access_logger.name, level, __file__, 0, "%s %s %s", (method, rule, status),
+            None, extra={"fields": fields},
+        )  # fmt: skip
+        access_logger.handle(line)
+        return response
+
+    app.before_request(start_request)
     app.after_request(finish_request)
-
-
-def _route(url_rule: Any, path: str) -> tuple[str, str | None]:
-    """The route a request matched, or `unmatched` and the route its path nearly names (the
-    same but for a trailing slash): a clue for the log, never the client's own bytes."""
-    if url_rule is not None:
-        return url_rule.rule, None
-    near = path.rstrip("/") if path.endswith("/") else path + "/"
-    routes = {rule.rule for rule in current_app.url_map.iter_rules()}
-    return UNMATCHED, near if near in routes else None
-
-
-def finish_request(response: Response) -> Response:
-    """Echo the request id, count the request and write its access line."""
-    record: RequestRecord | None = g.get("soulsync_request")
-    if record is None:  # refused before start_request ran (a routing error raised early)
-        record = RequestRecord(time.perf_counter(), _new_request_id())
-    seconds = time.perf_counter() - record.started
-    response.headers.add(REQUEST_ID_HEADER, record.request_id)
-    current = request._get_current_object()  # Flask's documented way past the proxy
-    metrics: ServiceMetrics = current_app.extensions[EXTENSION]
-    rule, near = _route(current.url_rule, current.path)
-    method, status = current.method, response.status_code
-    if rule != UNMATCHED and method not in current.url_rule.methods:
-        method = "other"  # a method the route does not take: bounded series, whatever is sent
-    elif method not in METHODS:
-        method = "other"
-    metrics.record_request(rule, method, status, seconds)
-    if rule in QUIET_PATHS and status < 400:
-        return response
-    level = logging.ERROR if status >= 500 else logging.INFO
-    if not access_logger.isEnabledFor(level):
-        return response
-    http = {
-        "requestMethod": method,
-        # The route, not the path: a path is whatever the client typed.
-        "requestUrl": rule,
-        "status": status,
-        # No responseSize: a reply with the support block is longer, so its size tells the result.
-        "latency": f"{seconds:.6f}s",
-        "protocol": current.environ.get("SERVER_PROTOCOL", ""),
-    }
-    fields = {"httpRequest": http, "request_id": record.request_id, **_trace(), **record.fields}
-    if near is not None:
-        fields["near_route"] = near
-    # makeRecord and handle, not log(): log() also walks the stack to find the caller, which
-    # the line does not show.
-    line = access_logger.makeRecord(
-        access_logger.name, level, __file__, 0, "%s %s %s", (method, rule, status),
-        None, extra={"fields": fields},
-    )  # fmt: skip
-    access_logger.handle(line)
-    return response
 
 
 def service_metrics(app: Flask) -> ServiceMetrics:

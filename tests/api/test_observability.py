@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from soulsync.app import create_app
 from soulsync.logs import JsonFormatter
 from soulsync.metrics import PUBLISH_EVERY
 from soulsync.questionnaire import CONTRACT_EXAMPLE
@@ -56,10 +57,11 @@ def test_access_line_has_cloud_logging_shape(client, captured_log) -> None:
     assert not {"result", "results", "probability", "answers"} & set(line)
 
 
-def test_trace_links_to_the_project_when_configured(app, client, captured_log) -> None:
-    app.config["GCP_PROJECT"] = "soulsync-prod"
+def test_trace_links_to_the_project_when_configured(captured_log) -> None:
+    client = create_app({"TESTING": True, "GCP_PROJECT": "soulsync-prod"}).test_client()
     client.get("/", headers={"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/7"})
-    line = json.loads(captured_log.getvalue().splitlines()[0])
+    line = json.loads(captured_log.getvalue().splitlines()[-1])
+    assert line["logger"] == "soulsync.access"
     assert line["logging.googleapis.com/trace"] == (
         "projects/soulsync-prod/traces/0123456789abcdef0123456789abcdef"
     )
