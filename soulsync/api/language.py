@@ -120,24 +120,45 @@ class Speeches:
         query = environ.get("QUERY_STRING")
         if not header and not query:
             return self.unasked
-        language = negotiate(header, _query_language(query) if query else None)
+        language = negotiate(
+            _read_prefix(header) if header else None,
+            _query_language(query) if query else None,
+        )
         return self.unasked if language is None else self.by_language[language]
+
+
+#: How much of Accept-Language is read: a real one names a few languages in well under this;
+#: the server takes up to a hundred header lines of 8 KB (joined when repeated), which would
+#: otherwise cost a second of the worker's time to parse, and as many cache keys.
+ACCEPT_LANGUAGE_READ = 256
+#: The longest `?lang=` value read (a language tag is a few characters).
+QUERY_LANGUAGE_READ = 35
+
+
+def _read_prefix(header: str) -> str:
+    """The part of Accept-Language that is read: its first ACCEPT_LANGUAGE_READ characters, up
+    to the last whole item within them."""
+    if len(header) <= ACCEPT_LANGUAGE_READ:
+        return header
+    return header[: ACCEPT_LANGUAGE_READ + 1].rpartition(",")[0]
 
 
 def _query_language(query: str) -> str | None:
     """The (first) value of ?lang= in a query string, if it has one."""
     if f"{QUERY_PARAMETER}=" not in query:
         return None
-    return next((value for name, value in parse_qsl(query) if name == QUERY_PARAMETER), None)
+    value = next((value for name, value in parse_qsl(query) if name == QUERY_PARAMETER), None)
+    return value[:QUERY_LANGUAGE_READ] if value is not None else None
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def negotiate(header: str | None, query: str | None) -> str | None:
     """The language of the reply: `?lang=` if it names one the service speaks, else the best of
     Accept-Language's, else English; None when the client asks for none at all.
 
-    Cached: clients send few distinct headers (a browser, an app build), and parsing one costs
-    several times what the rest of the choice does.
+    Cached, in a few entries of bounded keys (the callers read a bounded prefix): clients send
+    few distinct headers (a browser, an app build), and parsing one costs several times what
+    the rest of the choice does.
     """
     if not header and not query:
         return None

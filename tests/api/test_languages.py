@@ -17,6 +17,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from soulsync import event_loop, texts
+from soulsync.api import language
 from soulsync.app import create_app
 from soulsync.config import ConfigError, check_support, from_environment
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
@@ -368,6 +369,32 @@ def test_accept_language_is_negotiated_with_its_quality_values(client, header, l
     response = client.get("/questionnaire", headers={"Accept-Language": header})
     assert response.status_code == 200
     assert response.get_json()["language"] == response.headers["Content-Language"] == language
+
+
+def test_only_the_start_of_a_long_accept_language_is_read(client) -> None:
+    """A real Accept-Language names a few languages; the server takes a hundred lines of 8 KB,
+    joined. Only the start is read, so such a header costs what a short one does, and what
+    is read is cut at a whole item."""
+    filler = ",".join(["xx"] * 4000)
+    ahead = client.get("/", headers={"Accept-Language": f"fr,id;q=0.9,{filler}"})
+    assert ahead.headers["Content-Language"] == "id"
+    behind = client.get("/", headers={"Accept-Language": f"{filler},id"})
+    assert behind.status_code == 200 and behind.headers["Content-Language"] == "en"
+    cut = "x" * (language.ACCEPT_LANGUAGE_READ - 8) + ",id;q=0.9"  # the q value past the cut
+    assert client.get("/", headers={"Accept-Language": cut}).headers["Content-Language"] == "en"
+    lang = client.get("/?lang=" + "id" + "-x" * 2000)
+    assert lang.status_code == 200 and lang.headers["Content-Language"] == "id"
+
+
+def test_distinct_long_headers_cannot_fill_the_cache(client) -> None:
+    """Each distinct header was a cache key of its own, as long as it was sent: the cache holds
+    a few entries, each of the bounded part that is read."""
+    language.negotiate.cache_clear()
+    for number in range(300):
+        header = f"{number}-" + "a" * 8000
+        client.get("/", headers={"Accept-Language": header})
+    info = language.negotiate.cache_info()
+    assert info.currsize <= info.maxsize <= 64
 
 
 def test_lang_comes_before_the_header_and_falls_back_to_it(client) -> None:
