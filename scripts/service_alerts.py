@@ -99,7 +99,7 @@ def objectives(service: str) -> list[Objective]:
                 "goodTotalRatio": {
                     # Cloud Run's 429 (no instance could take the request) is an outage for the
                     # caller as much as a 503.
-                    "badServiceFilter": f'{requests} AND (metric.labels.response_code_class = '
+                    "badServiceFilter": f"{requests} AND (metric.labels.response_code_class = "
                     f'"5xx" OR metric.labels.response_code = "429")',
                     "totalServiceFilter": requests,
                 }
@@ -111,8 +111,12 @@ def objectives(service: str) -> list[Objective]:
             slo_id="latency",
             title="95 % of requests answered within 1 s, cold starts included, over 28 days",
             goal=0.95,
-            indicator={"distributionCut": {"distributionFilter": latencies,
-                                           "range": {"min": 0, "max": 1000}}},  # fmt: skip
+            indicator={
+                "distributionCut": {
+                    "distributionFilter": latencies,
+                    "range": {"min": 0, "max": 1000},
+                }
+            },
             bad="slower than 1 s",
             section="Slow answers",
         ),
