@@ -1,4 +1,5 @@
-# Every target installs what it needs into .venv first, so a fresh clone needs only Python 3.11+.
+# Every target installs what it needs into .venv first, so a fresh clone needs only Python 3.11+
+# with its venv module (Debian and Ubuntu: python3-venv), make, and access to PyPI.
 # `make` (or `make help`) lists the targets.
 PYTHON ?= python3
 VENV   ?= .venv

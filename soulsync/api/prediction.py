@@ -184,7 +184,11 @@ class PredictionSchema(Schema):
     factors = fields.List(
         fields.Nested(FactorSchema),
         required=True,
-        metadata={"description": "The answers that moved this score most, largest effect first."},
+        metadata={
+            "description": "The answers that moved this score most, largest effect first: at "
+            "most SOULSYNC_TOP_FACTORS of them, and fewer or none when answers equal their "
+            "reference (`GET /model`, `features`), which have no effect and are never listed."
+        },
     )
     support = SupportWhenDue(
         SupportSchema,

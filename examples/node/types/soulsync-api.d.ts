@@ -1141,7 +1141,7 @@ export interface components {
             /** @description The risk level in words, in the reply's language (for example 'Moderate risk'). Only in replies to a client that asks for a language (Accept-Language or `lang`), so that the replies of the old clients stay exactly as they were. */
             readonly risk_level_text?: string;
             model_version: string;
-            /** @description The answers that moved this score most, largest effect first. */
+            /** @description The answers that moved this score most, largest effect first: at most SOULSYNC_TOP_FACTORS of them, and fewer or none when answers equal their reference (`GET /model`, `features`), which have no effect and are never listed. */
             factors: components["schemas"]["Factor"][];
             /** @description Where to get help: present whenever the answer to SuicidalTh is 1 (Yes) or the result is Depression. */
             support?: components["schemas"]["Support"];
