@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, missing, validate
 
 from soulsync import texts
 from soulsync.api import language
-from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
+from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema, body_description
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.parsing import Blueprint
 from soulsync.api.state import state
@@ -247,7 +247,11 @@ def _screen_one(docstring: str) -> Any:
 
     @language.speaking
     @blp.doc(parameters=language.PARAMETERS)
-    @blp.arguments(QuestionnaireSchema(), example=CONTRACT_EXAMPLE)
+    @blp.arguments(
+        QuestionnaireSchema(),
+        example=CONTRACT_EXAMPLE,
+        description=body_description(QuestionnaireSchema),
+    )
     @blp.response(200, PredictionSchema, examples={"contract": REPLY_EXAMPLE})
     @blp.alt_response(
         422,
@@ -293,7 +297,9 @@ class BatchView(MethodView):
     @language.speaking
     @blp.doc(parameters=language.PARAMETERS)
     @blp.arguments(
-        BatchRequestSchema(), example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
+        BatchRequestSchema(),
+        example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]},
+        description=body_description(BatchRequestSchema),
     )
     @blp.response(200, BatchResponseSchema, examples={"contract": BATCH_REPLY_EXAMPLE})
     @blp.alt_response(
