@@ -1,4 +1,5 @@
-# Every target installs what it needs into .venv first, so a fresh clone needs only Python 3.11+.
+# Every target installs what it needs into .venv first, so a fresh clone needs only Python 3.11+
+# with its venv module (Debian and Ubuntu: python3-venv), make, and access to PyPI.
 # `make` (or `make help`) lists the targets.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -79,7 +80,8 @@ check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is wh
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
 	$(BIN)/soulsync openapi openapi/openapi.json
 
-alerts: $(DEVELOP)  ## regenerate alerts/policies/drift-shift.json from the shipped model's card (a test fails while it is stale)
+alerts: $(DEVELOP)  ## regenerate alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card (a test fails while one is stale)
+	$(BIN)/python scripts/service_alerts.py
 	$(BIN)/python scripts/drift_alert.py
 
 smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)

@@ -6,12 +6,14 @@
 scripts. Each run leaves Cloud Monitoring holding exactly the files' versions, however often it
 runs:
 
-- each alerts/policies/*.json (the AlertPolicy format of `gcloud monitoring policies create
-  --policy-from-file`) is created, or, when a policy of the same displayName exists, updated
-  in place; `--channels` (notification channels' resource names) are set on every policy;
 - alerts/slo/service.json is the Service Monitoring API's service (id: the Cloud Run
   service's name), and each other alerts/slo/*.json one of its ServiceLevelObjectives (id:
-  the file's name), each created or replaced through the API's REST interface.
+  the file's name), each created or replaced through the API's REST interface; first, since
+  the burn-rate policies name them;
+- each alerts/policies/*.json (the AlertPolicy format of `gcloud monitoring policies create
+  --policy-from-file`) is created, or, when a policy of the same displayName exists, updated
+  in place, with the project and the SLOs' service in place of PROJECT_ID and SERVICE_ID;
+  `--channels` (notification channels' resource names) are set on every policy.
 
 Not run here: this project's machines reach no Google Cloud project. tests/test_alert_files.py
 runs it against a gcloud stand-in and a stand-in for the API, and checks what it sends.
@@ -44,8 +46,11 @@ def gcloud(*args: str) -> str:
     return result.stdout
 
 
-def apply_policy(path: Path, project: str, channels: list[str]) -> None:
-    policy = json.loads(path.read_text(encoding="utf-8"))
+def apply_policy(path: Path, project: str, service_id: str, channels: list[str]) -> None:
+    text = path.read_text(encoding="utf-8")
+    # The SLOs' resource names in the burn-rate policies (scripts/service_alerts.py).
+    slos = f"projects/{project}/services/{service_id}/"
+    policy = json.loads(text.replace("projects/PROJECT_ID/services/SERVICE_ID/", slos))
     policy["notificationChannels"] = channels
     name = policy["displayName"]
     found = gcloud(
@@ -125,9 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warning: no notification channels (--channels): the policies will notify no one",
             file=sys.stderr,
         )
-    for path in sorted((ALERTS / "policies").glob("*.json")):
-        apply_policy(path, args.project, channels)
     apply_slos(args.project, args.service)
+    for path in sorted((ALERTS / "policies").glob("*.json")):
+        apply_policy(path, args.project, args.service, channels)
     return 0
 
 

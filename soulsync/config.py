@@ -143,11 +143,13 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     ),
     _service(
         "CORS_ORIGINS",
-        ["*"],
+        [],
         _origins,
-        "Comma-separated origins allowed by CORS: * (the default, as before) allows any; "
+        "Comma-separated origins a browser page may call the service from (CORS): "
         "https://app.example allows that origin; https://*.example.com allows its subdomains; "
-        "none: no CORS at all, and none of its cost (a service only servers call).",
+        "* allows any; none (the default): no CORS at all, and none of its cost, since the "
+        "service's caller is the app's backend, which needs none.",
+        shown="none",
     ),
     _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
     _service(

@@ -1,8 +1,10 @@
 """The alert policies and SLOs in alerts/ (docs/runbook.md): they parse as Cloud
 Monitoring's formats with their required fields, every metric they name exists (Cloud Run's, or
-the service's own as its /metrics shows them), their numbers are the deployment's
-(cloudbuild.yaml), the drift alert is what scripts/drift_alert.py makes of the shipped model and
-computes what GET /monitoring computes, and `make apply-alerts`'s script sends them as it should."""
+the service's own as its /metrics shows them), every burn-rate alert names an SLO of alerts/slo
+and has a volume guard over its own window, the generated files are what their scripts make
+(scripts/service_alerts.py from the SLOs and prod's maximum instances, scripts/drift_alert.py
+from the shipped model), the drift alert computes what GET /monitoring computes, and `make
+apply-alerts`'s script sends them as it should."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ SLOS = sorted((ALERTS / "slo").glob("*.json"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 sys.path.insert(0, str(ROOT / "scripts"))
 import drift_alert  # noqa: E402  (scripts/ is not a package)
+import service_alerts  # noqa: E402
 
 #: Cloud Run's metrics the files may name, as Google's list of Google Cloud metrics gives them
 #: (https://cloud.google.com/monitoring/api/metrics_gcp, "run").
@@ -62,11 +65,20 @@ def filters(document: object) -> list[str]:
     return []
 
 
-def test_the_five_alerts_and_two_slos_are_there() -> None:
+#: The SLOs' resource names as the files hold them (deploy/alerts.py fills in both ids).
+SLO_NAME = re.compile(
+    r'^select_slo_burn_rate\("projects/PROJECT_ID/services/SERVICE_ID/serviceLevelObjectives/'
+    r'(\w+)", "(\d+)h"\)$'
+)
+
+
+def test_the_alerts_and_slos_are_there() -> None:
     assert [p.name for p in POLICIES] == [
-        "5xx-rate.json",
+        "availability-fast-burn.json",
+        "availability-slow-burn.json",
         "drift-shift.json",
-        "latency-p99.json",
+        "latency-fast-burn.json",
+        "latency-slow-burn.json",
         "max-instances.json",
         "readiness.json",
     ]
@@ -82,7 +94,7 @@ def test_alert_policy_has_what_cloud_monitoring_requires(path: Path) -> None:
     }  # fmt: skip
     assert policy["displayName"].startswith("SoulSync model service: ")
     assert policy["severity"] in SEVERITIES
-    assert policy["combiner"] == "OR"
+    assert policy["combiner"] in {"OR", "AND"}
     assert policy["documentation"]["mimeType"] == "text/markdown"
     # Each points at its section of the runbook, which exists.
     section = re.search(r'docs/runbook\.md, "([^"]+)"', policy["documentation"]["content"])[1]
@@ -97,7 +109,9 @@ def test_alert_policy_has_what_cloud_monitoring_requires(path: Path) -> None:
             assert body["comparison"] in {"COMPARISON_GT", "COMPARISON_LT"}  # the only two
             assert re.fullmatch(r"\d+s", body["duration"])
             assert isinstance(body["thresholdValue"], int | float)
-            for aggregation in body["aggregations"] + body.get("denominatorAggregations", []):
+            for aggregation in body.get("aggregations", []) + body.get(
+                "denominatorAggregations", []
+            ):
                 assert re.fullmatch(r"\d+s", aggregation["alignmentPeriod"])
                 assert aggregation["perSeriesAligner"].startswith("ALIGN_")
                 assert aggregation["crossSeriesReducer"].startswith("REDUCE_")
@@ -129,6 +143,8 @@ def test_every_filter_names_this_service_and_a_cloud_run_metric() -> None:
         for text in filters(load(path)):
             if "soulsync_" in text:
                 continue  # PromQL over the service's own metrics (below)
+            if text.startswith("select_slo_"):
+                continue  # an SLO's burn rate (below)
             assert f'resource.labels.service_name = "{service}"' in text, path.name
             assert 'resource.type = "cloud_run_revision"' in text, path.name
             for metric in re.findall(r'metric\.type = "([^"]+)"', text):
@@ -140,21 +156,57 @@ def deploy_documents() -> list[dict]:
 
 
 def test_the_numbers_are_the_deployments() -> None:
-    """The 5xx alert's rate is the canary's own limit (the verify's --max-error-rate,
-    deploy/skaffold.yaml); instances at the maximum are prod's maximum (its deploy parameter in
-    deploy/clouddeploy.yaml; a threshold condition compares with > only)."""
-    skaffold = yaml.safe_load((ROOT / "deploy" / "skaffold.yaml").read_text(encoding="utf-8"))
-    [verify] = skaffold["verify"]
-    [limit] = [a for a in verify["container"]["args"] if a.startswith("--max-error-rate=")]
-    (rate,) = load(ALERTS / "policies" / "5xx-rate.json")["conditions"]
-    assert rate["conditionThreshold"]["thresholdValue"] == float(limit.split("=")[1])
+    """Instances at the maximum are prod's maximum (its deploy parameter in
+    deploy/clouddeploy.yaml; a threshold condition compares with > only), active ones only."""
     [prod] = [
         d for d in deploy_documents() if d["kind"] == "Target" and d["metadata"]["name"] == "prod"
     ]
     (most,) = load(ALERTS / "policies" / "max-instances.json")["conditions"]
     maximum = int(prod["deployParameters"]["max_instances"])
     assert most["conditionThreshold"]["thresholdValue"] == maximum - 0.5
+    assert most["conditionThreshold"]["filter"].endswith('AND metric.labels.state = "active"')
     assert prod["deployParameters"]["service"] == substitution("_SERVICE")
+
+
+def test_service_alerts_are_generated_from_the_slos_and_the_pipeline() -> None:
+    """`make alerts` after changing prod's max_instances or an SLO: the committed files are
+    what scripts/service_alerts.py writes."""
+    for name, document in service_alerts.files().items():
+        assert load(ALERTS / name) == document, f"alerts/{name} is stale: run `make alerts`"
+
+
+def test_a_changed_maximum_is_followed_by_the_generator(tmp_path, monkeypatch) -> None:
+    pipeline = (ROOT / "deploy" / "clouddeploy.yaml").read_text(encoding="utf-8")
+    raised = pipeline.replace('max_instances: "4"', 'max_instances: "9"')
+    assert raised != pipeline
+    (tmp_path / "clouddeploy.yaml").write_text(raised, encoding="utf-8")
+    monkeypatch.setattr(service_alerts, "PIPELINE", tmp_path / "clouddeploy.yaml")
+    (condition,) = service_alerts.files()["policies/max-instances.json"]["conditions"]
+    assert condition["conditionThreshold"]["thresholdValue"] == 8.5
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in POLICIES if p.name.endswith("-burn.json")], ids=lambda p: p.name
+)
+def test_a_burn_rate_alert_needs_its_volume_in_the_same_window(path: Path) -> None:
+    """Each burn-rate policy fires only when the SLO's burn rate over its lookback AND the
+    number of requests over the same window are both above their thresholds: a failure among
+    a night's few requests is a huge burn rate, on too few requests to page anyone."""
+    policy = load(path)
+    assert policy["combiner"] == "AND"
+    burn, volume = (c["conditionThreshold"] for c in policy["conditions"])
+    slo_id, hours = SLO_NAME.fullmatch(burn["filter"]).groups()
+    assert (ALERTS / "slo" / f"{slo_id}.json").exists()
+    assert path.name.startswith(f"{slo_id}-")
+    assert burn["thresholdValue"] > 1  # faster than the budget allows
+    (window,) = volume["aggregations"]
+    assert window["alignmentPeriod"] == f"{int(hours) * 3600}s"
+    assert window["perSeriesAligner"] == "ALIGN_DELTA"
+    assert volume["filter"].endswith('metric.type = "run.googleapis.com/request_count"')
+    assert volume["thresholdValue"] >= 10
+    # The documentation says what a burn of this rate means, on how many requests.
+    text = policy["documentation"]["content"]
+    assert f"on at least {round(volume['thresholdValue'] + 0.5)} requests" in text
 
 
 def test_drift_alert_is_generated_from_the_shipped_model() -> None:
@@ -330,8 +382,9 @@ class _Api(http.server.BaseHTTPRequestHandler):
 
 def run_apply(
     tmp_path: Path, api: str, replies: dict, channels: str = "projects/p1/notificationChannels/7"
-) -> tuple[list[list[str]], str]:
-    """gcloud's calls, and what the script wrote to stderr."""
+) -> tuple[list[dict], str]:
+    """gcloud's calls (argv, and the policy a create or update sent), and what the script
+    wrote to stderr."""
     fake = tmp_path / "gcloud-state"
     fake.mkdir(exist_ok=True)
     (fake / "replies.json").write_text(json.dumps(replies), encoding="utf-8")
@@ -349,7 +402,7 @@ def run_apply(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (fake / "calls.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["argv"] for line in lines], result.stderr
+    return [json.loads(line) for line in lines], result.stderr
 
 
 def test_make_apply_alerts_creates_then_updates(tmp_path: Path) -> None:
@@ -364,9 +417,17 @@ def test_make_apply_alerts_creates_then_updates(tmp_path: Path) -> None:
             tmp_path, api, {**token, "monitoring policies list": [{"stdout": ""}]}
         )
         assert "notify no one" not in warned
-        created = [argv for argv in first if argv[:3] == ["monitoring", "policies", "create"]]
+        created = [c for c in first if c["argv"][:3] == ["monitoring", "policies", "create"]]
         assert len(created) == len(POLICIES)
-        assert all("--project=p1" in argv for argv in created)
+        assert all("--project=p1" in c["argv"] for c in created)
+        # The burn-rate policies name the SLOs of this project and service.
+        sent = json.dumps([c["policy"] for c in created])
+        assert "PROJECT_ID" not in sent and "SERVICE_ID" not in sent
+        assert "projects/p1/services/soulsync-model-endpoint/serviceLevelObjectives/latency" in sent
+        assert all(
+            c["policy"]["notificationChannels"] == ["projects/p1/notificationChannels/7"]
+            for c in created
+        )
         posted = [(path, body) for method, path, body in handler.calls if method == "POST"]
         assert posted[0][0] == "/v3/projects/p1/services?serviceId=soulsync-model-endpoint"
         assert {path.split("=")[-1] for path, _ in posted[1:]} == {"availability", "latency"}
@@ -379,9 +440,9 @@ def test_make_apply_alerts_creates_then_updates(tmp_path: Path) -> None:
             "warning: no notification channels (--channels): the policies will notify no one"
             in (warned)
         )
-        updated = [argv for argv in second if argv[:3] == ["monitoring", "policies", "update"]]
+        updated = [c for c in second if c["argv"][:3] == ["monitoring", "policies", "update"]]
         assert len(updated) == len(POLICIES)
-        assert not [argv for argv in second if argv[:3] == ["monitoring", "policies", "create"]]
+        assert not [c for c in second if c["argv"][:3] == ["monitoring", "policies", "create"]]
         assert {method for method, _, _ in handler.calls} == {"GET", "PATCH"}
     finally:
         httpd.shutdown()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_without_environment() -> None:
     values = from_environment({})
     assert values["BATCH_LIMIT"] == 500
-    assert values["CORS_ORIGINS"] == ["*"]
+    assert values["CORS_ORIGINS"] == []  # no CORS: the service's caller is a backend
 
 
 def test_environment_overrides_defaults() -> None:

@@ -347,13 +347,16 @@ def test_prod_is_a_verified_canary_from_zero_and_staging_verified() -> None:
     assert not any(p.retry.attempts for p in repair.repair_phases)
 
 
-def test_the_soak_limit_is_the_5xx_alerts() -> None:
-    """The verify's error-rate limit is the 5xx alert's threshold (monitoring/alerts)."""
+def test_the_soak_limit_is_below_what_pages() -> None:
+    """A canary that passes its soak cannot page on arrival: the verify's error-rate limit is
+    below the share of failed requests at which the availability SLO's fast burn fires
+    (alerts/policies/availability-fast-burn.json)."""
     skaffold = yaml.safe_load(SKAFFOLD_TEXT)
-    alert = json.loads((ROOT / "alerts" / "policies" / "5xx-rate.json").read_text())
-    [condition] = alert["conditions"]
+    slo = json.loads((ROOT / "alerts" / "slo" / "availability.json").read_text())
+    alert = json.loads((ROOT / "alerts" / "policies" / "availability-fast-burn.json").read_text())
+    burn = alert["conditions"][0]["conditionThreshold"]["thresholdValue"]
     limit = float(verify_args(skaffold)["max-error-rate"])
-    assert condition["conditionThreshold"]["thresholdValue"] == limit
+    assert limit < burn * (1 - slo["goal"])
 
 
 def test_the_release_ships_what_the_verify_reads() -> None:

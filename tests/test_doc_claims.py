@@ -74,8 +74,9 @@ NOT_RUN_HERE = {
     "npm ci": "tests/e2e/test_node_example.py",
     "node example.js": "tests/e2e/test_node_example.py",
     "git checkout": "an operator's step after a rollback",
-    'curl -s -H "Authorization: Bearer $TOKEN" $URL': "needs the deployed service's URL and "
-    "an identity token (gcloud)",
+    "cut -d, -f1)": "the first API key of a `gcloud secrets versions access` reply (a project)",
+    'curl -s -H "Authorization: Bearer $TOKEN" -H "X-API-Key: $KEY" $URL': "needs the deployed "
+    "service's URL and an identity token (gcloud)",
 }
 #: Run by tests/e2e/test_readme.py: the README's and docs' curl examples with a `# -> STATUS`,
 #: the `$ ` sessions, and make serve.

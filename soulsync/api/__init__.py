@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from soulsync.api import docs, drift, errors, headers, health, language, meta, prediction, support
+from soulsync.api import (
+    answers,
+    docs,
+    drift,
+    errors,
+    headers,
+    health,
+    language,
+    meta,
+    prediction,
+    support,
+)
 from soulsync.api.state import EXTENSION, ApiState
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LiveCounts
@@ -19,6 +30,7 @@ def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
     docs.configure(app)
     api = errors.ServiceApi(app)
     language.document(api.spec)
+    answers.document(api.spec)
     for module in (meta, prediction, drift, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)

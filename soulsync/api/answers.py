@@ -119,6 +119,32 @@ QuestionnaireSchema = BaseSchema.from_dict(
     {question.key: Answer(question) for question in QUESTIONS}, name="Questionnaire"
 )
 
+#: How the OpenAPI document describes keys beyond the ten: what a client may send there and
+#: always stay within a body's limits.
+EXTRA_KEYS = {
+    "description": "Keys beyond the ten are ignored, as the old service ignored them. Send "
+    "only strings, numbers, true, false or null there: every object or array counts toward "
+    f"the body's limit of {CONTAINERS_PER_QUESTIONNAIRE} (the questionnaire itself is one).",
+    "anyOf": [
+        {"type": "string", "nullable": True},
+        {"type": "number"},
+        {"type": "boolean"},
+    ],
+}
+
+
+def document(spec: Any) -> None:
+    """Register the questionnaire's schema with what it says of the keys beyond the ten
+    (apispec merges the component given with the marshmallow schema's own)."""
+    spec.components.schema(
+        "Questionnaire", {"additionalProperties": EXTRA_KEYS}, schema=QuestionnaireSchema
+    )
+
+
+def body_description(schema: type[Schema]) -> str:
+    """The limits of a body of `schema` with the service's default settings, in words."""
+    return schema.body_limits(DEFAULTS).describe()
+
 
 #: The messages of the fields of a batch's body that are not answers.
 FIELD_MESSAGES = {

@@ -66,6 +66,24 @@ class BodyLimits:
     max_bytes: int
     max_containers: int
 
+    def describe(self) -> str:
+        """Every limit the strict reader holds a body to, in words, for the OpenAPI document."""
+        chunked = (
+            f" A body over {CHUNKED_BODY_BYTES:,} bytes must be sent with Content-Length (411 "
+            "without it)."
+            if self.max_bytes > CHUNKED_BODY_BYTES
+            else ""
+        )
+        return (
+            f"Sent as application/json (415 otherwise), at most {self.max_bytes:,} bytes (413 "
+            f"beyond, naming the limit).{chunked} Strict JSON (RFC 8259; 400 otherwise): no NaN "
+            "or Infinity, no key given twice, no number too long or too large to read, "
+            f"nesting within Python's limit; and at most {self.max_containers:,} JSON objects "
+            "and arrays, the body itself included, counted as the characters { and [ anywhere "
+            "in it, inside strings too, before it is parsed (400 beyond). The limits are the "
+            "service's defaults; its settings may change them (docs/configuration.md)."
+        )
+
 
 def read_json_body(request: Request, limits: BodyLimits) -> Any:
     """The request's JSON body, or a clear 4xx: 415 for a body not sent as JSON, 413 for one

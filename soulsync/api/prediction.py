@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, missing, validate
 
 from soulsync import texts
 from soulsync.api import language
-from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema
+from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema, body_description
 from soulsync.api.blueprint import Blueprint
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
 from soulsync.api.state import state
@@ -210,7 +210,11 @@ class PredictionSchema(Schema):
     model_version = fields.String(required=True)
     factors = PreparedFactors(
         required=True,
-        metadata={"description": "The answers that moved this score most, largest effect first."},
+        metadata={
+            "description": "The answers that moved this score most, largest effect first: at "
+            "most SOULSYNC_TOP_FACTORS of them, and fewer or none when answers equal their "
+            "reference (`GET /model`, `features`), which have no effect and are never listed."
+        },
     )
     support = SupportWhenDue(
         attribute="support_due",
@@ -267,7 +271,11 @@ def _screen_one(docstring: str) -> Any:
     """The view of a single-screening path: both paths take and give the same documents."""
 
     @blp.speaks
-    @blp.arguments(QuestionnaireSchema(), example=CONTRACT_EXAMPLE)
+    @blp.arguments(
+        QuestionnaireSchema(),
+        example=CONTRACT_EXAMPLE,
+        description=body_description(QuestionnaireSchema),
+    )
     @blp.response(200, PredictionSchema, examples={"contract": REPLY_EXAMPLE})
     @blp.alt_response(
         422,
@@ -312,7 +320,9 @@ class PredictAliasView(MethodView):
 class BatchView(MethodView):
     @blp.speaks
     @blp.arguments(
-        BatchRequestSchema(), example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]}
+        BatchRequestSchema(),
+        example={"questionnaires": [CONTRACT_EXAMPLE, CONTRACT_EXAMPLE]},
+        description=body_description(BatchRequestSchema),
     )
     @blp.response(200, BatchResponseSchema, examples={"contract": BATCH_REPLY_EXAMPLE})
     @blp.alt_response(

@@ -85,9 +85,20 @@ def test_health_and_readiness(screener, client) -> None:
     assert screener.load_seconds > 0
 
 
-def test_security_headers_and_cors(client) -> None:
+def test_security_headers_and_no_cors_by_default(client) -> None:
     response = client.get("/", headers={"Origin": "https://app.example"})
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = client.options(
+        "/predict",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_cors_for_any_origin_when_asked() -> None:
+    client = create_app({"TESTING": True, "CORS_ORIGINS": ["*"]}).test_client()
+    response = client.get("/", headers={"Origin": "https://app.example"})
     assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://app.example")
 
 

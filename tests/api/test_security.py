@@ -48,7 +48,10 @@ def test_probes_and_docs_stay_open(locked, path: str) -> None:
     assert locked.get(path).status_code == 200
 
 
-def test_cors_preflight_needs_no_key(locked) -> None:
+def test_cors_preflight_needs_no_key() -> None:
+    locked = create_app(
+        {"TESTING": True, "API_KEYS": KEYS, "CORS_ORIGINS": ["https://app.example"]}
+    ).test_client()
     response = locked.options(
         "/predict",
         headers={

@@ -187,6 +187,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
+            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit; and at most 8 JSON objects and arrays, the body itself included, counted as the characters { and [ anywhere in it, inside strings too, before it is parsed (400 beyond). The limits are the service's defaults; its settings may change them (docs/configuration.md). */
             requestBody: {
                 content: {
                     /**
@@ -283,6 +284,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
+            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit; and at most 8 JSON objects and arrays, the body itself included, counted as the characters { and [ anywhere in it, inside strings too, before it is parsed (400 beyond). The limits are the service's defaults; its settings may change them (docs/configuration.md). */
             requestBody: {
                 content: {
                     /**
@@ -380,6 +382,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
+            /** @description Sent as application/json (415 otherwise), at most 512,000 bytes (413 beyond, naming the limit). A body over 16,384 bytes must be sent with Content-Length (411 without it). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit; and at most 4,002 JSON objects and arrays, the body itself included, counted as the characters { and [ anywhere in it, inside strings too, before it is parsed (400 beyond). The limits are the service's defaults; its settings may change them (docs/configuration.md). */
             requestBody: {
                 content: {
                     /**
@@ -714,6 +717,60 @@ export interface components {
             /** @description Next page number. */
             next_page?: number;
         };
+        Questionnaire: {
+            /**
+             * @description Gender. Codes: 0 = 'Female' / 'Perempuan', 1 = 'Male' / 'Laki-laki'.
+             * @example 1
+             */
+            Gender: (0 | 1) | ("0" | "1" | "Female" | "Perempuan" | "Male" | "Laki-laki");
+            /**
+             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/Mahasiswa', 1 = 'Working Professional' / 'Pekerja'.
+             * @example 0
+             */
+            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/Mahasiswa" | "Working Professional" | "Pekerja" | "Pekerja Profesional");
+            /**
+             * @description Academic pressure (students) or work pressure (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
+             * @example 4
+             */
+            Pressure: number | ("1" | "2" | "3" | "4" | "5");
+            /**
+             * @description Study satisfaction (students) or job satisfaction (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
+             * @example 3
+             */
+            Satisfaction: number | ("1" | "2" | "3" | "4" | "5");
+            /**
+             * @description How long do you usually sleep?. Codes: 0 = '5-6 hours' / '5-6 jam', 1 = '7-8 hours' / '7-8 jam', 2 = 'Less than 5 hours' / 'Kurang dari 5 jam', 3 = 'More than 8 hours' / 'Lebih dari 8 jam'.
+             * @example 2
+             */
+            SleepDr: (0 | 1 | 2 | 3) | ("0" | "1" | "2" | "3" | "5-6 hours" | "5-6 jam" | "7-8 hours" | "7-8 jam" | "Less than 5 hours" | "Kurang dari 5 jam" | "More than 8 hours" | "Lebih dari 8 jam");
+            /**
+             * @description How would you describe your dietary habits?. Codes: 0 = 'Healthy' / 'Sehat', 1 = 'Moderate' / 'Cukup sehat', 2 = 'Unhealthy' / 'Tidak sehat'.
+             * @example 1
+             */
+            DietHabits: (0 | 1 | 2) | ("0" | "1" | "2" | "Healthy" | "Sehat" | "Moderate" | "Cukup sehat" | "Unhealthy" | "Tidak sehat" | "Sedang");
+            /**
+             * @description Have you ever had suicidal thoughts?. Codes: 0 = 'No' / 'Tidak', 1 = 'Yes' / 'Ya'.
+             * @example 0
+             */
+            SuicidalTh: (0 | 1) | ("0" | "1" | "No" | "Tidak" | "Yes" | "Ya");
+            /**
+             * @description Study hours (students) or work hours (professionals) per day, from 0 to 12. Codes: 0 to 12.
+             * @example 8
+             */
+            WSHours: number | ("0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "12");
+            /**
+             * @description Financial stress, from 1 (very low) to 5 (very high). Codes: 1 to 5.
+             * @example 3
+             */
+            FinancialStress: number | ("1" | "2" | "3" | "4" | "5");
+            /**
+             * @description Is there a history of mental illness in your family?. Codes: 0 = 'No' / 'Tidak', 1 = 'Yes' / 'Ya'.
+             * @example 1
+             */
+            FamHistory: (0 | 1) | ("0" | "1" | "No" | "Tidak" | "Yes" | "Ya");
+        } & {
+            [key: string]: (string | null) | number | boolean;
+        };
         Welcome: {
             /** @example Welcome to the SoulSync API */
             message: string;
@@ -1044,58 +1101,6 @@ export interface components {
             /** @default null */
             recalibration: components["schemas"]["Recalibration"] | (Record<string, never> | null);
         };
-        Questionnaire: {
-            /**
-             * @description Gender. Codes: 0 = 'Female' / 'Perempuan', 1 = 'Male' / 'Laki-laki'.
-             * @example 1
-             */
-            Gender: (0 | 1) | ("0" | "1" | "Female" | "Perempuan" | "Male" | "Laki-laki");
-            /**
-             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/Mahasiswa', 1 = 'Working Professional' / 'Pekerja'.
-             * @example 0
-             */
-            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/Mahasiswa" | "Working Professional" | "Pekerja" | "Pekerja Profesional");
-            /**
-             * @description Academic pressure (students) or work pressure (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
-             * @example 4
-             */
-            Pressure: number | ("1" | "2" | "3" | "4" | "5");
-            /**
-             * @description Study satisfaction (students) or job satisfaction (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
-             * @example 3
-             */
-            Satisfaction: number | ("1" | "2" | "3" | "4" | "5");
-            /**
-             * @description How long do you usually sleep?. Codes: 0 = '5-6 hours' / '5-6 jam', 1 = '7-8 hours' / '7-8 jam', 2 = 'Less than 5 hours' / 'Kurang dari 5 jam', 3 = 'More than 8 hours' / 'Lebih dari 8 jam'.
-             * @example 2
-             */
-            SleepDr: (0 | 1 | 2 | 3) | ("0" | "1" | "2" | "3" | "5-6 hours" | "5-6 jam" | "7-8 hours" | "7-8 jam" | "Less than 5 hours" | "Kurang dari 5 jam" | "More than 8 hours" | "Lebih dari 8 jam");
-            /**
-             * @description How would you describe your dietary habits?. Codes: 0 = 'Healthy' / 'Sehat', 1 = 'Moderate' / 'Cukup sehat', 2 = 'Unhealthy' / 'Tidak sehat'.
-             * @example 1
-             */
-            DietHabits: (0 | 1 | 2) | ("0" | "1" | "2" | "Healthy" | "Sehat" | "Moderate" | "Cukup sehat" | "Unhealthy" | "Tidak sehat" | "Sedang");
-            /**
-             * @description Have you ever had suicidal thoughts?. Codes: 0 = 'No' / 'Tidak', 1 = 'Yes' / 'Ya'.
-             * @example 0
-             */
-            SuicidalTh: (0 | 1) | ("0" | "1" | "No" | "Tidak" | "Yes" | "Ya");
-            /**
-             * @description Study hours (students) or work hours (professionals) per day, from 0 to 12. Codes: 0 to 12.
-             * @example 8
-             */
-            WSHours: number | ("0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "12");
-            /**
-             * @description Financial stress, from 1 (very low) to 5 (very high). Codes: 1 to 5.
-             * @example 3
-             */
-            FinancialStress: number | ("1" | "2" | "3" | "4" | "5");
-            /**
-             * @description Is there a history of mental illness in your family?. Codes: 0 = 'No' / 'Tidak', 1 = 'Yes' / 'Ya'.
-             * @example 1
-             */
-            FamHistory: (0 | 1) | ("0" | "1" | "No" | "Tidak" | "Yes" | "Ya");
-        };
         Factor: {
             /** @description The question's key. */
             key: string;
@@ -1169,7 +1174,7 @@ export interface components {
             /** @description The risk level in words, in the reply's language (for example 'Moderate risk'). Only in replies to a client that asks for a language (Accept-Language or `lang`), so that the replies of the old clients stay exactly as they were. */
             readonly risk_level_text?: string;
             model_version: string;
-            /** @description The answers that moved this score most, largest effect first. */
+            /** @description The answers that moved this score most, largest effect first: at most SOULSYNC_TOP_FACTORS of them, and fewer or none when answers equal their reference (`GET /model`, `features`), which have no effect and are never listed. */
             factors: components["schemas"]["Factor"][];
             /** @description Where to get help: present whenever the answer to SuicidalTh is 1 (Yes) or the result is Depression. */
             support?: components["schemas"]["Support"];
