@@ -22,8 +22,9 @@ from soulsync.translations import LANGUAGES
 REPORTED_BAD_ITEMS = 10
 
 
-#: Objects and arrays one questionnaire's body may hold (itself, and whatever the keys beyond
-#: the ten, which are ignored, hold).
+#: Objects and arrays each questionnaire of a batch may bring to the batch's body (itself, and
+#: whatever the keys beyond the ten, which are ignored, hold). One questionnaire's own body is
+#: held to its bytes alone: too few for its shape to buy any work.
 CONTAINERS_PER_QUESTIONNAIRE = 8
 
 
@@ -40,8 +41,7 @@ class BaseSchema(Schema):
     def body_limits(cls, config: Mapping[str, Any]) -> BodyLimits:
         """What a body of this schema may be: one questionnaire's."""
         return BodyLimits(
-            min(config["MAX_QUESTIONNAIRE_BYTES"], config["MAX_CONTENT_LENGTH"]),
-            CONTAINERS_PER_QUESTIONNAIRE,
+            min(config["MAX_QUESTIONNAIRE_BYTES"], config["MAX_CONTENT_LENGTH"]), None
         )
 
 
@@ -119,17 +119,11 @@ QuestionnaireSchema = BaseSchema.from_dict(
     {question.key: Answer(question) for question in QUESTIONS}, name="Questionnaire"
 )
 
-#: How the OpenAPI document describes keys beyond the ten: what a client may send there and
-#: always stay within a body's limits.
+#: How the OpenAPI document describes keys beyond the ten: anything, ignored.
 EXTRA_KEYS = {
-    "description": "Keys beyond the ten are ignored, as the old service ignored them. Send "
-    "only strings, numbers, true, false or null there: every object or array counts toward "
-    f"the body's limit of {CONTAINERS_PER_QUESTIONNAIRE} (the questionnaire itself is one).",
-    "anyOf": [
-        {"type": "string", "nullable": True},
-        {"type": "number"},
-        {"type": "boolean"},
-    ],
+    "description": "Keys beyond the ten are ignored, whatever they hold, as the old service "
+    "ignored them (within the body's limits: in a batch, each object or array counts toward "
+    "the batch's limit on them).",
 }
 
 

@@ -61,10 +61,11 @@ CHUNKED_BODY_BYTES = 16 * 1024
 @dataclass(frozen=True)
 class BodyLimits:
     """What one endpoint's body may be: its bytes, and its JSON objects and arrays (counted
-    before it is parsed, so that no body can buy work by its shape)."""
+    before it is parsed, so that no body can buy work by its shape; None where the bytes allowed
+    are too few for its shape to buy any)."""
 
     max_bytes: int
-    max_containers: int
+    max_containers: int | None
 
     def describe(self) -> str:
         """Every limit the strict reader holds a body to, in words, for the OpenAPI document."""
@@ -78,10 +79,17 @@ class BodyLimits:
             f"Sent as application/json (415 otherwise), at most {self.max_bytes:,} bytes (413 "
             f"beyond, naming the limit).{chunked} Strict JSON (RFC 8259; 400 otherwise): no NaN "
             "or Infinity, no key given twice, no number too long or too large to read, "
-            f"nesting within Python's limit; and at most {self.max_containers:,} JSON objects "
-            "and arrays, the body itself included, counted as the characters { and [ anywhere "
-            "in it, inside strings too, before it is parsed (400 beyond). The limits are the "
-            "service's defaults; its settings may change them (docs/configuration.md)."
+            f"nesting within Python's limit{self._containers()}. The limits are the service's "
+            "defaults; its settings may change them (docs/configuration.md)."
+        )
+
+    def _containers(self) -> str:
+        if self.max_containers is None:
+            return ""
+        return (
+            f"; and at most {self.max_containers:,} JSON objects and arrays, the body itself "
+            "included, counted as the characters { and [ anywhere in it, inside strings too, "
+            "before it is parsed (400 beyond)"
         )
 
 
@@ -109,8 +117,9 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
         _too_large(chunked, limits, allowed)
     if not data.strip():
         abort(400, message=texts.EMPTY_BODY)
-    if data.count(b"{") + data.count(b"[") > limits.max_containers:
-        abort(400, message=texts.TOO_MANY_CONTAINERS.format(limit=limits.max_containers))
+    containers = limits.max_containers
+    if containers is not None and data.count(b"{") + data.count(b"[") > containers:
+        abort(400, message=texts.TOO_MANY_CONTAINERS.format(limit=containers))
     try:
         return parse_strict_json(data)
     except json.JSONDecodeError as error:

@@ -141,7 +141,7 @@ CASES = [
     ("400 repeated key", "POST", "/predict", _raw(b'{"a": 1, "a": 2}'), 400),
     ("400 NaN", "POST", "/predict", _raw(b'{"Pressure": NaN}'), 400),
     ("400 too deep", "POST", "/predict/batch", _raw(b"[" * 3000 + b"]" * 3000), 400),
-    ("400 too many objects", "POST", "/predict", _raw(b"[{}]" * 9), 400),
+    ("400 too many objects", "POST", "/predict/batch", _raw(b"[{}]" * 4003), 400),
     ("400 unreadable value", "POST", "/predict/batch", _raw(b"[" + b"9" * 5000 + b"]"), 400),
     ("400 unreadable body", "POST", "/predict", _chunked(BrokenBody()), 400),
     ("404", "GET", "/nowhere", {}, 404),

@@ -187,7 +187,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit; and at most 8 JSON objects and arrays, the body itself included, counted as the characters { and [ anywhere in it, inside strings too, before it is parsed (400 beyond). The limits are the service's defaults; its settings may change them (docs/configuration.md). */
+            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit. The limits are the service's defaults; its settings may change them (docs/configuration.md). */
             requestBody: {
                 content: {
                     /**
@@ -284,7 +284,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit; and at most 8 JSON objects and arrays, the body itself included, counted as the characters { and [ anywhere in it, inside strings too, before it is parsed (400 beyond). The limits are the service's defaults; its settings may change them (docs/configuration.md). */
+            /** @description Sent as application/json (415 otherwise), at most 4,096 bytes (413 beyond, naming the limit). Strict JSON (RFC 8259; 400 otherwise): no NaN or Infinity, no key given twice, no number too long or too large to read, nesting within Python's limit. The limits are the service's defaults; its settings may change them (docs/configuration.md). */
             requestBody: {
                 content: {
                     /**
@@ -769,7 +769,7 @@ export interface components {
              */
             FamHistory: (0 | 1) | ("0" | "1" | "No" | "Tidak" | "Yes" | "Ya");
         } & {
-            [key: string]: (string | null) | number | boolean;
+            [key: string]: unknown;
         };
         Welcome: {
             /** @example Welcome to the SoulSync API */
