@@ -39,6 +39,10 @@ graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 # Also the most a client gets to send a request's head, and how long an idle connection is
 # kept open.
 keepalive = 5
+# A request's head: at most this many header lines (a browser sends about twenty, Cloud Run's
+# front end adds about ten), each at most gunicorn's 8,190 bytes: gunicorn's own default of a
+# hundred let a client make the service parse almost a megabyte before it decided anything.
+limit_request_fields = 50
 # The app writes its own access line per request (JSON, no bodies): gunicorn's is off, and its
 # own messages are JSON lines too, with any that may hold a client's bytes withheld.
 accesslog = None
@@ -70,8 +74,9 @@ logconfig_dict = {
 # The control socket (gunicornc) is not used here; without a writable home it only warns.
 control_socket_disable = True
 
-# Each connection holds a file; so do the metrics' files, the model and the logs.
-_files_needed = worker_connections + 64
+# Each connection holds a file, and a reply sent from a file (the docs' assets) one more; so do
+# the metrics' files, the model and the logs.
+_files_needed = 2 * worker_connections + 64
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 if _soft != resource.RLIM_INFINITY and _soft < _files_needed:
     if _hard != resource.RLIM_INFINITY and _hard < _files_needed:
@@ -97,7 +102,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 # the folder named, may this process import it.
 from prometheus_client import multiprocess  # noqa: E402
 
-from soulsync.server import post_request, post_worker_init  # noqa: E402, F401 (hooks)
+from soulsync.server import post_request, post_worker_init, pre_request  # noqa: E402, F401 (hooks)
 
 
 def on_starting(server):

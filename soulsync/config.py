@@ -268,7 +268,7 @@ SERVER_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "GUNICORN_WORKER_CONNECTIONS",
-        256,
+        1024,
         _positive_int,
         "Connections one worker holds at once (each costs a greenlet and a file descriptor; "
         "start-up stops if the process may not open that many files). Beyond them, new "

@@ -1,6 +1,7 @@
 """What the service adds when it runs on gevent's event loop (gunicorn's gevent worker): a
-deadline per request on real time, a fair turn for other connections after each request, and
-the loop's lag as a metric. Outside gevent (tests, a development server) nothing here runs.
+deadline per request on real time, a fair turn for the other connections when one has kept the
+loop from polling, a way for the app to close the connection it answers on, and the loop's lag
+as a metric. Outside gevent (tests, a development server) nothing here runs.
 
 Every request of a worker shares one loop, and a request holds it for as long as it computes:
 the limits of each endpoint keep that short (docs/operations.md); these keep the rest fair.
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import gevent
-from flask_smorest import abort
 from gevent import monkey
 from prometheus_client import Gauge, Histogram
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestTimeout
 
 from soulsync import texts
 from soulsync.metrics import ServiceMetrics
@@ -28,6 +29,14 @@ logger = logging.getLogger("soulsync")
 #: The most a request may take once its head has arrived: reading its body and the app's work.
 #: gunicorn's keepalive bounds the head itself.
 REQUEST_SECONDS = 5.0
+#: How long the loop may go without polling its sockets before a request, once answered, lets
+#: the others have their turn: a request that computed that long, or a connection whose next
+#: requests were already waiting in its socket (a client that pipelines), would otherwise be
+#: served again and again while a new connection or a probe waited.
+FAIR_TURN_AFTER = 0.002
+#: The turn itself: a timer this short, so that the loop polls every socket and serves whoever
+#: is ready before this connection goes on.
+FAIR_TURN_WAIT = 0.0005
 #: How often the loop's lag is sampled.
 LAG_SAMPLE_SECONDS = 0.25
 #: How often the accept queue is read, and at most how often a full queue is logged.
@@ -41,35 +50,129 @@ def running_on_gevent() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def took_too_long() -> HTTPException:
-    """408; the server then closes the connection if the body has not ended (soulsync/server.py):
-    what is left of it cannot be read as a request."""
-    try:
-        abort(408, message=texts.REQUEST_TIMEOUT)
-    except HTTPException as error:
-        return error
-    raise AssertionError("abort returned")
+class TookTooLong(RequestTimeout):
+    """408, raised in a request by its deadline's timer (made only when the timer fires). The
+    connection then closes: what is left of the body cannot be read as a request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # What flask-smorest's abort attaches, for its error handler: the reply's message.
+        self.data = {"message": texts.REQUEST_TIMEOUT}
+
+
+#: A request body the app has read to its end says so in its environ (`body_read`).
+BODY_READ = "soulsync.body_read"
+#: What is left of a body the app did not read (a refused one, or one sent to an endpoint that
+#: takes none) is read by the server before the connection's next request, up to this much;
+#: a longer one, or one sent in chunks (each chunk costs a parse), closes the connection.
+LEFTOVER_BYTES = 64 * 1024
+#: The client's connection, in a request's environ (gunicorn's name for it).
+CLIENT_SOCKET = "gunicorn.socket"
+#: The most a reply may wait for its client to take its next bytes, and a request for its next
+#: bytes: a client that stops reading cannot hold its connection's slot past it.
+SOCKET_SECONDS = 10.0
+
+
+def body_read(environ: dict[str, Any]) -> None:
+    """Note that the request's body has been read to its end."""
+    environ[BODY_READ] = True
+
+
+def body_left(environ: dict[str, Any]) -> bool:
+    """Whether the request's body is left, in part or whole, for the server to read or drop."""
+    if environ.get(BODY_READ):
+        return False
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower().endswith("chunked"):
+        return True
+    return environ.get("CONTENT_LENGTH") not in (None, "", "0")
+
+
+def too_much_left(environ: dict[str, Any]) -> bool:
+    """Whether what is left of the body is more than the server should read before the next
+    request: one sent in chunks, or over LEFTOVER_BYTES."""
+    if not body_left(environ):
+        return False
+    length = environ.get("CONTENT_LENGTH")
+    return not length or int(length) > LEFTOVER_BYTES
 
 
 class RequestDeadline:
-    """WSGI middleware: a request still being read or computed REQUEST_SECONDS after it reached
-    the app is answered 408 (gevent raises in it at its next wait, such as reading the body)."""
+    """WSGI middleware for the requests of the gevent worker: a request still being read or
+    computed REQUEST_SECONDS after it reached the app is answered 408 (gevent raises in it at its
+    next wait, such as reading the body); its client's socket waits at most SOCKET_SECONDS for
+    each read and write (a client that stops reading its reply); and a reply after which the
+    connection will close (a 408, or a body left that the server will not read) says so in its
+    `Connection` header, before it is written."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
         self.app = app
         self.seconds = seconds
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        with gevent.Timeout(self.seconds, took_too_long()):
-            return self.app(environ, start_response)
+        client = environ.get(CLIENT_SOCKET)
+        if client is not None:
+            client.settimeout(SOCKET_SECONDS)
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            if status.startswith("408") or too_much_left(environ):
+                close_connection()
+            return start_response(status, headers, exc_info)
+
+        with gevent.Timeout(self.seconds, TookTooLong):
+            return self.app(environ, start)
+
+
+class _Polls:
+    """When the loop last polled its sockets: a check watcher (it runs after every poll) notes
+    the time, at the cost of a call per turn of the loop rather than per request."""
+
+    #: Until the watcher starts (outside gunicorn's gevent worker: tests, scripts), never late.
+    polled_at = float("inf")
+
+    @classmethod
+    def start(cls) -> None:
+        watcher = gevent.get_hub().loop.check(ref=False)  # keeps nothing alive
+        watcher.start(cls._polled)
+        cls._watcher = watcher
+
+        cls.polled_at = time.perf_counter()
+
+    @classmethod
+    def _polled(cls) -> None:
+        cls.polled_at = time.perf_counter()
+
+
+def start_fair_turns() -> None:
+    """Watch when this worker's loop polls (once per worker, on gevent)."""
+    _Polls.start()
 
 
 def take_turn() -> None:
-    """After each request: let the loop poll every socket before this connection's next request
-    runs. A plain yield (sleep(0)) runs the greenlets already waiting first, so connections with
-    a request queued would be served again and again while a new one (a probe) waited; waiting
-    for the loop to be idle lets it accept and read the others first."""
-    gevent.idle()
+    """After a request (and between the pieces of a long body): if the loop has not polled its
+    sockets for FAIR_TURN_AFTER, wait for a timer, which lets it poll and serve whoever is ready
+    first. Otherwise go straight on: a connection that waited for its request, as a pooled
+    client's does, has just been served in its turn, and costs the loop nothing more."""
+    if time.perf_counter() - _Polls.polled_at > FAIR_TURN_AFTER:
+        gevent.sleep(FAIR_TURN_WAIT)
+
+
+#: How the server closes the connection of the request being answered (gunicorn's request's
+#: force_close, set by soulsync/server.py's pre_request hook); unset outside gunicorn.
+_CLOSE: ContextVar[Callable[[], None] | None] = ContextVar("soulsync_close", default=None)
+
+
+def closing_with(close: Callable[[], None]) -> None:
+    """Name how the server closes the connection of the request about to run (per greenlet:
+    each request runs in its connection's own)."""
+    _CLOSE.set(close)
+
+
+def close_connection() -> None:
+    """Have the server close the connection once this request's reply is written, and say so in
+    the reply (`Connection: close`): its body will not be read to its end."""
+    close = _CLOSE.get()
+    if close is not None:
+        close()
 
 
 def accept_queue(port: int, table: Path = Path("/proc/net/tcp")) -> int | None:

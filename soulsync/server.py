@@ -6,19 +6,27 @@ silence, headers or a body trickled) cannot take the workers away from everyone 
 (docs/performance.md has the comparison with gthread, from make bench and
 bench/slow_clients.py).
 
-gunicorn has no public hook for three protections, so they stand here, each with its test:
+gunicorn and gevent have no public hook for five protections, so they stand here and in
+soulsync/event_loop.py's RequestDeadline, each with its test:
 - gunicorn reads and discards whatever body the app left unread before it parses the
   connection's next request, however long (a Content-Length of a gigabyte, a million chunks),
-  and ignores an app's `Connection: close`: `post_request` reads at most `LEFTOVER_BYTES` of
-  it, within `LEFTOVER_SECONDS`, and beyond that closes the connection with the request's own
-  `force_close()` (a method gunicorn's hook hands over but does not document), after a bounded
-  lingering read so that the client gets the reply rather than a reset
-  (tests/e2e/test_hostile_clients.py).
+  and ignores an app's `Connection: close`: `pre_request` hands the app the request's own
+  `force_close()` (a method gunicorn's hook hands over but does not document), which the app
+  calls before its reply is written when more than `event_loop.LEFTOVER_BYTES` of the body, or
+  any of a chunked one, is left; the reply then says `Connection: close`, and `post_request`
+  discards, unparsed and for a bounded time, what the client still sends, so that it reads the
+  reply rather than a reset (tests/e2e/test_hostile_clients.py).
+- gunicorn writes a reply with no deadline: the app gives the client's socket
+  (`gunicorn.socket` in the request's environ, which gunicorn does not document) a timeout
+  for each read and write (tests/e2e/test_hostile_clients.py).
 - gunicorn's own messages about a malformed request carry the client's bytes (the request
   line, a header): `WithheldClientBytes` lets through only gunicorn's messages known to hold
   none and withholds the text of every other (tests/e2e/test_hostile_clients.py).
 - gevent prints the errors of its loop (a failed accept, say) as plain text on stderr:
   `post_worker_init` gives them to the JSON log instead (tests/e2e/test_hostile_clients.py).
+- when the loop last polled its sockets, for the fair turn: a check watcher of gevent's loop
+  (an interface gevent documents as internal; soulsync/event_loop.py;
+  tests/e2e/test_hostile_clients.py, a new connection's turn).
 """
 
 from __future__ import annotations
@@ -30,12 +38,18 @@ from typing import Any
 
 import gevent
 from gunicorn.glogging import Logger
-from gunicorn.http.errors import ParseException
 
-from soulsync.event_loop import running_on_gevent, take_turn
+from soulsync import event_loop
 
-#: gunicorn's messages that hold nothing a client sent: start-up, workers, signals, shutdown.
+#: gunicorn's messages that hold nothing a client sent: start-up (a busy port included),
+#: workers, signals, shutdown.
 _GUNICORN_OWN = (
+    "Connection in use:",
+    "Invalid address:",
+    "Retrying in",
+    "Can't connect to",
+    "Worker failed to boot",
+    "App failed to load",
     "Starting gunicorn",
     "Listening at:",
     "Using worker:",
@@ -111,78 +125,50 @@ class _LoopErrors:
         pass
 
 
-#: What is left of a body the app did not read (a refused one, or one sent to an endpoint that
-#: takes none): the server reads up to LEFTOVER_BYTES of a body sent with its length, so that
-#: the connection can serve its next request. A longer body, a chunked one (each chunk costs a
-#: parse) or a slower one closes the connection instead.
-LEFTOVER_BYTES = 64 * 1024
-#: The most time that reading, and then discarding what the client still sends, may take.
-LEFTOVER_SECONDS = 1.0
-#: Before a connection closes on an unread body, what the client still sends is discarded (up
-#: to this much, within LEFTOVER_SECONDS) with the reply already sent and the writing side shut:
-#: a connection closed while its client is still sending resets, and the client may never read
-#: the reply. Reading raw bytes parses nothing.
+#: The most time a closing connection spends discarding what its client still sends.
+LINGER_SECONDS = 1.0
+#: Before a connection closes on a body the server will not read, what the client still sends
+#: is discarded (up to this much, within LINGER_SECONDS) with the reply already sent and the
+#: writing side shut: a connection closed while its client is still sending resets, and the
+#: client may never read the reply. Reading raw bytes parses nothing.
 LINGER_BYTES = 8 * 1024 * 1024
-_READ_SIZE = 8 * 1024
 _LINGER_READ_SIZE = 64 * 1024
-
-
-def read_to_its_end(body: Any, chunked: bool) -> bool:
-    """Whether the request's body (WSGI's `wsgi.input`) ends within LEFTOVER_BYTES: a body the
-    app read in full ends at once; a chunked one must have."""
-    try:
-        if not body.read(1):
-            return True
-        if chunked:
-            return False
-        for _ in range(LEFTOVER_BYTES // _READ_SIZE):
-            if not body.read(_READ_SIZE):
-                return True
-    except (OSError, ParseException):  # the client left, or framing the server cannot read
-        return False
-    return False
 
 
 def discard_until_quiet(client: socket.socket) -> None:
     """Shut the writing side (the reply is sent) and discard what the client still sends, up
-    to LINGER_BYTES, yielding to the other connections between reads."""
-    try:
-        client.shutdown(socket.SHUT_WR)
-        discarded = 0
-        while discarded < LINGER_BYTES and (data := client.recv(_LINGER_READ_SIZE)):
-            discarded += len(data)
-            gevent.sleep(0)
-    except OSError:
-        pass
+    to LINGER_BYTES within LINGER_SECONDS, yielding to the other connections between reads."""
+    with gevent.Timeout(LINGER_SECONDS, False):
+        try:
+            client.shutdown(socket.SHUT_WR)
+            discarded = 0
+            while discarded < LINGER_BYTES and (data := client.recv(_LINGER_READ_SIZE)):
+                discarded += len(data)
+                gevent.sleep(0)
+        except OSError:
+            pass
 
 
-def finish_or_close(req: Any, environ: dict[str, Any], lingering: bool) -> None:
-    """Keep the connection only if the request's body has ended (within LEFTOVER_BYTES and
-    LEFTOVER_SECONDS); else close it, after discarding what the client still sends (unless the
-    worker is shutting down)."""
-    body = environ.get("wsgi.input")
-    if body is None:
-        return
-    with gevent.Timeout(LEFTOVER_SECONDS, False):  # on time-out, on to the close below
-        if read_to_its_end(body, chunked=environ.get("CONTENT_LENGTH") is None):
-            return
-        req.force_close()
-        if lingering and (client := environ.get("gunicorn.socket")) is not None:
-            discard_until_quiet(client)
-        return
-    req.force_close()
+def pre_request(worker: Any, req: Any) -> None:
+    """Before each request: hand the app the request's way to close its connection."""
+    if event_loop.running_on_gevent():
+        event_loop.closing_with(req.force_close)
 
 
 def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
-    """After each reply on a connection gunicorn would keep: close it rather than read a long
-    unread body (gevent only: gunicorn's threaded worker bounds that itself), then let the
-    other connections have their turn."""
-    if not running_on_gevent():
+    """After each reply: a connection closing on a body left unread first lets its client
+    finish sending (unless the worker is shutting down); one that stays open lets the other
+    connections have their turn if this one kept the loop from polling (gevent only)."""
+    if not event_loop.running_on_gevent():
         return
-    if resp is not None and not resp.should_close():
-        finish_or_close(req, environ, lingering=worker.alive)
-    take_turn()
+    if resp is None or resp.should_close():
+        client = environ.get(event_loop.CLIENT_SOCKET)
+        if worker.alive and client is not None and event_loop.body_left(environ):
+            discard_until_quiet(client)
+        return
+    event_loop.take_turn()
 
 
 def post_worker_init(worker: Any) -> None:
     gevent.get_hub().exception_stream = _LoopErrors()
+    event_loop.start_fair_turns()

@@ -20,7 +20,7 @@ from marshmallow import Schema
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from soulsync import texts
+from soulsync import event_loop, texts
 
 
 class _Rejected(ValueError):
@@ -56,6 +56,11 @@ def parse_strict_json(data: bytes) -> Any:
 #: A body sent without Content-Length (chunked) costs its server a parse per chunk, however
 #: small the chunks: beyond this many bytes, a body must say its length.
 CHUNKED_BODY_BYTES = 16 * 1024
+#: A chunked body is read this many bytes at a time, the other connections getting their turn
+#: between pieces, and the request's deadline its chance: each chunk's line, extensions
+#: included, costs the server a parse, and a body in one-byte chunks would otherwise hold the
+#: loop for as long as it took to arrive.
+CHUNKED_PIECE_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
     allowed = min(limits.max_bytes, CHUNKED_BODY_BYTES) if chunked else limits.max_bytes
     request.max_content_length = allowed  # Flask's per-request limit
     try:
-        data = request.get_data(cache=True)
+        data = _read_in_turns(request) if chunked else request.get_data(cache=True)
     except HTTPException as error:
         if error.code == 413:
             _too_large(chunked, limits, allowed)
@@ -115,6 +120,7 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
         # A streamed (chunked) body is cut at the limit rather than refused: refuse it here,
         # as a body announced with Content-Length would be.
         _too_large(chunked, limits, allowed)
+    event_loop.body_read(request.environ)
     if not data.strip():
         abort(400, message=texts.EMPTY_BODY)
     containers = limits.max_containers
@@ -134,6 +140,16 @@ def read_json_body(request: Request, limits: BodyLimits) -> Any:
         abort(400, message=texts.TOO_DEEP)
     except (ValueError, ArithmeticError):  # an integer or an exponent beyond what Python reads
         abort(400, message=texts.UNREADABLE_VALUE)
+
+
+def _read_in_turns(request: Request) -> bytes:
+    """A chunked body, CHUNKED_PIECE_BYTES at a time (up to the request's limit), taking a turn
+    between pieces (soulsync/event_loop.py)."""
+    stream, pieces = request.stream, []
+    while piece := stream.read(CHUNKED_PIECE_BYTES):
+        pieces.append(piece)
+        event_loop.take_turn()
+    return b"".join(pieces)
 
 
 def _too_large(chunked: bool, limits: BodyLimits, allowed: int) -> NoReturn:

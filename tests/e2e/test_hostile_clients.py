@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from soulsync import event_loop
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 from tests.e2e.gunicorn_server import GUNICORN, ROOT, Server, call, free_port, read_reply, rss_kb
 
@@ -403,3 +404,110 @@ def test_when_every_connection_slot_is_taken_the_log_and_the_metrics_say_so(
         for holder in holders:
             holder.join(timeout=60)
     assert all(line.startswith("{") for line in server.log().splitlines())
+
+
+# --- round two: framing, slots, writes, header sizes -------------------------------------------
+
+
+def reply_head(client: socket.socket) -> bytes:
+    """The status line and headers of the next reply on a connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.partition(b"\r\n\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("head", "closes"),
+    [
+        (request_head(1 << 20), True),  # 413, a megabyte left unread: the connection closes
+        (request_head(chunked=True) + b"zz\r\n", True),  # malformed chunks: 400, closes
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello", True),
+        (b"GET /model HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", False),
+    ],
+    ids=["long-refused", "malformed-chunks", "unread-chunks", "short-unread"],
+)
+def test_a_reply_says_whether_its_connection_stays_open(
+    server: Server, head: bytes, closes: bool
+) -> None:
+    """A client that reuses a connection its reply called keep-alive must find it open: the
+    decision to close is made before the reply is written, and the reply says it."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as client:
+        client.sendall(head)
+        said = reply_head(client).lower()
+    assert (b"connection: close" in said) is closes, said
+    assert (b"connection: keep-alive" in said) is not closes, said
+
+
+def test_a_body_whose_chunks_keep_coming_is_cut_off_at_the_deadline(server: Server) -> None:
+    """One-byte chunks, each with as long an extension as gunicorn takes, sent faster than the
+    server can parse them (a parse each), so that data is always waiting: the server still reads
+    them a few at a time, lets everyone else have their turn, and answers 408 at the request's
+    deadline. A probe sent meanwhile is answered before that reply."""
+    chunk = b"1;" + b"a" * 8000 + b"\r\n \r\n"
+    stop = threading.Event()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as client:
+        client.sendall(request_head(chunked=True, path="/predict/batch"))
+
+        def feed() -> None:
+            with contextlib.suppress(OSError):
+                for _ in range(150):  # 15,000 bytes of body, within what chunks may hold
+                    if stop.is_set():
+                        return
+                    client.sendall(chunk * 100)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        time.sleep(1.0)
+        probe_status = call(server.base + "/healthz")[0]
+        probe_answered = time.monotonic()
+        head = reply_head(client)
+        replied = time.monotonic()
+        stop.set()
+    feeder.join()
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower()
+    assert probe_status == 200 and probe_answered < replied
+
+
+def test_clients_that_never_read_their_replies_are_cut_off(server: Server) -> None:
+    """A client that asks for large replies and never reads them holds its slot only until its
+    socket's write deadline: then the server closes the connection."""
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.settimeout(120)
+        client.connect(("127.0.0.1", server.port))
+        client.sendall(b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
+        time.sleep(event_loop.SOCKET_SECONDS + 5)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(1 << 20):  # what was in flight, then the end
+                received += len(chunk)
+    assert received < 4 * (1 << 20)  # not all four replies: the server gave up writing them
+    assert call(server.base + "/healthz")[0] == 200
+
+
+def test_silent_connections_beyond_the_old_slots_leave_room_for_a_probe(server: Server) -> None:
+    """Three hundred connections that say nothing (more than a worker held before) while a new
+    one asks for /healthz: it is answered before the silent ones time out, since a worker holds
+    GUNICORN_WORKER_CONNECTIONS of them."""
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(300)]
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=4) as probe:
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_reply(probe)[0] == 200
+    finally:
+        for client in silent:
+            client.close()
+
+
+def test_a_head_of_too_many_lines_is_refused_before_the_app(server: Server) -> None:
+    """gunicorn takes at most 50 header lines: a request of sixty (each as long as gunicorn
+    allows) is refused by gunicorn itself, and the app parses none of it."""
+    line = b"Accept-Language: " + b"a," * 4000 + b"\r\n"
+    head = b"GET /nope HTTP/1.1\r\nHost: x\r\n" + line * 60 + b"\r\n"
+    status, _ = send(server, head)
+    assert status in (400, 431)
+    assert call(server.base + "/healthz")[0] == 200
