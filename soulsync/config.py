@@ -91,6 +91,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: The log levels a setting may name (Python's, which Cloud Logging reads as severities).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"{text!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -151,7 +162,12 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         "service's caller is the app's backend, which needs none.",
         shown="none",
     ),
-    _service("LOG_LEVEL", "INFO", str, "Log level of the service's own logger."),
+    _service(
+        "LOG_LEVEL",
+        "INFO",
+        _log_level,
+        f"Log level of the service's own logger: {', '.join(LOG_LEVELS)}.",
+    ),
     _service(
         "BATCH_LIMIT",
         500,

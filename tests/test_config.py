@@ -124,3 +124,10 @@ def test_server_settings_are_checked() -> None:
     assert server_settings({})["PORT"] == 8080
     with pytest.raises(ConfigError, match="GUNICORN_WORKER_CONNECTIONS"):
         server_settings({"GUNICORN_WORKER_CONNECTIONS": "0"})
+
+
+def test_a_log_level_that_is_not_one_stops_start_up() -> None:
+    """gunicorn would otherwise fail to boot its worker with a bare line of Python's on stderr."""
+    assert from_environment({"SOULSYNC_LOG_LEVEL": "warning"})["LOG_LEVEL"] == "WARNING"
+    with pytest.raises(ConfigError, match="SOULSYNC_LOG_LEVEL: 'NOPE' is not a log level"):
+        from_environment({"SOULSYNC_LOG_LEVEL": "NOPE"})

@@ -23,6 +23,9 @@ def filtered(message: str, *args: object) -> str:
         ("Worker (pid:%s) was sent %s! Perhaps out of memory?", (41, "SIGKILL")),
         ("Worker (pid:%s) exited with code %s.", (41, 3)),
         ("Booting worker with pid: %s", (41,)),
+        ("Connection in use: %s", ("('0.0.0.0', 8080)",)),
+        ("Retrying in 1 second.", ()),
+        ("Can't connect to %s", ("('0.0.0.0', 8080)",)),
     ],
 )
 def test_gunicorn_messages_about_workers_are_kept(template: str, args: tuple) -> None:
