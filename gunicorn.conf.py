@@ -102,7 +102,12 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 # the folder named, may this process import it.
 from prometheus_client import multiprocess  # noqa: E402
 
-from soulsync.server import post_request, post_worker_init, pre_request  # noqa: E402, F401 (hooks)
+from soulsync.server import (  # noqa: E402, F401 (hooks)
+    post_request,
+    post_worker_init,
+    pre_request,
+    worker_exit,
+)
 
 
 def on_starting(server):

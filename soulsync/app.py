@@ -20,7 +20,7 @@ from soulsync import api, config, event_loop, observability, security
 from soulsync.inference.drift import SCORE_EDGES, CountLayout
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.screening import Screener
-from soulsync.metrics import LiveCounts, ServiceMetrics
+from soulsync.metrics import LIVE_COUNTS, LiveCounts, ServiceMetrics
 
 logger = logging.getLogger("soulsync")
 
@@ -72,7 +72,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     service_metrics = observability.service_metrics(app)
     screener = load_screener(app, service_metrics)
-    api.init_app(app, screener, count_screenings(screener, service_metrics))
+    live = app.extensions[LIVE_COUNTS] = count_screenings(screener, service_metrics)
+    api.init_app(app, screener, live)
     if event_loop.running_on_gevent():  # under gunicorn's gevent worker
         app.wsgi_app = event_loop.RequestDeadline(app.wsgi_app, event_loop.REQUEST_SECONDS)
         server = config.server_settings()
@@ -82,7 +83,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
 
 def count_screenings(screener: Screener, service_metrics: ServiceMetrics) -> LiveCounts:
     """Count what the screener sees (answers, scores, results per group) for /metrics and
-    /monitoring: aggregates only."""
+    /monitoring: aggregates only, with noise."""
     reference = screener.card.drift_reference
     edges = reference.score_edges if reference is not None else SCORE_EDGES
     return LiveCounts(CountLayout(edges), screener.version, service_metrics)

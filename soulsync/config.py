@@ -25,15 +25,18 @@ API_KEY_HEADER = "X-API-Key"
 #: Open without a key: the platform's probes, liveness for clients, and the documentation
 #: (which holds no data).
 OPEN_PATHS = ("/health", "/healthz", "/readyz", "/docs", "/reference", "/openapi.json")
-#: The one path the loopback metrics port serves without a key: the collector's scrape.
-METRICS_PATH = "/metrics"
+#: What only operators read: the collector's scrape and the drift figures. With a metrics port
+#: (as in the container image) they answer there alone, on loopback, without a key, and the
+#: service's port answers 404: no client of the screening endpoints reads a drift figure.
+OPERATOR_PATHS = ("/metrics", "/monitoring")
 #: A batch's body may hold this many bytes per questionnaire allowed (the longest questionnaire,
 #: written with labels, is a few hundred).
 BATCH_BYTES_PER_QUESTIONNAIRE = 1024
 #: The API-key rule as every page states it.
 KEY_RULE = (
     f"When the service runs with API keys, every request needs one in the {API_KEY_HEADER} "
-    f"header, except {', '.join(OPEN_PATHS)} and, on the metrics port only, {METRICS_PATH}; "
+    f"header, except {', '.join(OPEN_PATHS)} and, on the metrics port only, "
+    f"{' and '.join(OPERATOR_PATHS)}; "
     "without keys (the default) no request needs one."
 )
 
@@ -207,9 +210,10 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
         "METRICS_PORT",
         0,
         _port,
-        "Port of /metrics. When set (the container image sets 9090), gunicorn also listens on "
-        "127.0.0.1 at this port and /metrics answers there only, where the platform's collector "
-        "reaches it and clients cannot; 0: /metrics is on the service's port.",
+        "Port of /metrics and /monitoring, for operators. When set (the container image sets "
+        "9090), gunicorn also listens on 127.0.0.1 at this port and both answer there only, "
+        "where the platform's collector reaches them and clients cannot; 0 (a development "
+        "server): both are on the service's port.",
     ),
     _service(
         "GCP_PROJECT",

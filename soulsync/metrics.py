@@ -4,16 +4,21 @@ workers).
 
 Two kinds: what each request was (route, method, status, latency), counted as it happens; and
 what the screener saw (answers, scores and results per group), which is health data and so
-leaves a worker only in aggregate: a worker keeps a group's counts to itself until at least
-PUBLISH_EVERY questionnaires of that group have been screened, then adds them all to the
-counters at once. No scrape, however often, can read one questionnaire back; `GET /monitoring`
-reads the same published counters.
+leaves a worker only in aggregate and with noise: a worker keeps a group's counts to itself
+until at least PUBLISH_EVERY questionnaires of that group have been screened, then adds them
+to the counters at once, each with noise drawn for that publication alone (`DiscreteLaplace`,
+EPSILON per published figure: differential privacy). Someone who sent every other questionnaire
+of a publication, and differences the counters around it, still reads the last person's answers
+only through that noise; and since each publication's noise is drawn once and never again,
+scraping again and again averages nothing away. `GET /monitoring` reads the same counters.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from prometheus_client import (
@@ -32,6 +37,16 @@ from soulsync.questionnaire import GROUPS, NEGATIVE_RESULT, POSITIVE_RESULT, QUE
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: A group's drift counts leave a worker in steps of at least this many questionnaires.
 PUBLISH_EVERY = 100
+#: The privacy of each published drift figure (a counter's increment in one publication): one
+#: person's questionnaire changes it by at most 1, and the noise makes any two values a person
+#: could have caused at most e**EPSILON times as likely as each other. docs/monitoring.md says
+#: what that means for an answer, a result, a whole questionnaire, and for the drift alert.
+EPSILON = 0.5
+#: The fewest questionnaires of a group from which the live, noisy counts are judged (GET
+#: /monitoring, the drift alert): below it, the noise of a few publications reads as a shift
+#: of the rarest score bins often enough to mislead (bench/drift_noise.py, docs/monitoring.md);
+#: exact counts (soulsync monitor's exports) are judged from drift.MINIMUM_COUNT.
+LIVE_MINIMUM_COUNT = 2000
 #: The methods that name themselves in metrics; any other a client invents counts as "other",
 #: so that clients cannot make new series without bound.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -118,16 +133,52 @@ def collecting_registry(own: CollectorRegistry) -> CollectorRegistry:
     return registry
 
 
+class DiscreteLaplace:
+    """Noise for integer counts: the difference of two geometric draws (the two-sided geometric
+    distribution), whose probabilities fall by e**-epsilon per unit away from 0, so that a count
+    one higher is at most e**epsilon times as likely to give any noisy value. Its generator is
+    seeded from the operating system's entropy, afresh in each process."""
+
+    def __init__(self, epsilon: float, rng: np.random.Generator | None = None) -> None:
+        self.keep = 1.0 - math.exp(-epsilon)  # each draw's chance to stop, step by step
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def __call__(self, size: int) -> np.ndarray:
+        first, second = self.rng.geometric(self.keep, (2, size))
+        return first - second
+
+
+#: Where an app keeps its LiveCounts (soulsync/server.py publishes what is left at a worker's
+#: exit).
+LIVE_COUNTS = "soulsync.live_counts"
+#: Noise for the counts of one publication, given how many counts it holds.
+Noise = Callable[[int], np.ndarray]
+
+
 class LiveCounts:
     """What the screener has seen (answers, score bins and results per group, in a
-    CountLayout), published to Prometheus counters in aggregate steps only."""
+    CountLayout), published to Prometheus counters in aggregate steps only, with noise.
 
-    def __init__(self, layout: CountLayout, version: str, metrics: ServiceMetrics) -> None:
+    A counter never goes down: a noisy increment below zero is published as zero and the rest
+    carried into that counter's next publication (post-processing of the noisy values, which
+    keeps their privacy), so that the counts stay unbiased over time."""
+
+    def __init__(
+        self,
+        layout: CountLayout,
+        version: str,
+        metrics: ServiceMetrics,
+        noise: Noise | None = None,
+    ) -> None:
         self.layout = layout
         self.version = version
         self._registry = metrics.registry
+        self._noise = noise if noise is not None else DiscreteLaplace(EPSILON)
         self._pending = [0] * layout.size
+        #: What each counter's noise took below zero, still to be taken from it.
+        self._owed = [0] * layout.size
         self._pending_questionnaires = dict.fromkeys(GROUPS.values(), 0)
+        self._published = dict.fromkeys(GROUPS.values(), 0)
         self._lock = threading.Lock()  # the gevent worker needs none; threaded servers do
         answers = Counter(
             ANSWERS,
@@ -193,12 +244,25 @@ class LiveCounts:
                 if count >= PUBLISH_EVERY:
                     self._publish(group)
 
+    def flush(self) -> None:
+        """Publish what a worker that is exiting still holds, of each group it has screened at
+        least PUBLISH_EVERY of in its life: a step's worth of people stand behind its counts
+        as behind any publication's, and its noise is its own."""
+        with self._lock:
+            for group, count in self._pending_questionnaires.items():
+                if count and self._published[group] >= PUBLISH_EVERY:
+                    self._publish(group)
+
     def _publish(self, group: str) -> None:
-        pending = self._pending
-        for slot, (child, owner) in enumerate(self._children):
-            if owner == group and pending[slot]:
-                child.inc(pending[slot])
-                pending[slot] = 0
+        pending, owed = self._pending, self._owed
+        slots = [slot for slot, (_, owner) in enumerate(self._children) if owner == group]
+        for slot, noise in zip(slots, self._noise(len(slots)).tolist(), strict=True):
+            noisy = pending[slot] + noise + owed[slot]
+            if noisy > 0:
+                self._children[slot][0].inc(noisy)
+            owed[slot] = min(0, noisy)
+            pending[slot] = 0
+        self._published[group] += self._pending_questionnaires[group]
         self._pending_questionnaires[group] = 0
 
     def published(self) -> np.ndarray:

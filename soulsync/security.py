@@ -9,7 +9,7 @@ from flask import Flask, request
 from flask_smorest import abort
 
 from soulsync import texts
-from soulsync.config import API_KEY_HEADER, KEY_RULE, METRICS_PATH, OPEN_PATHS
+from soulsync.config import API_KEY_HEADER, KEY_RULE, OPEN_PATHS, OPERATOR_PATHS
 
 SECURITY_SCHEME = "ApiKeyAuth"
 
@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
         path = request.path
         if path.startswith(OPEN_PATHS):
             return
-        if path == METRICS_PATH and request.environ.get("SERVER_PORT") == metrics_port:
+        if path in OPERATOR_PATHS and request.environ.get("SERVER_PORT") == metrics_port:
             return  # the loopback-only metrics port: the platform's collector, not a client
         sent = request.headers.get(API_KEY_HEADER)
         if sent is None:

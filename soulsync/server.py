@@ -40,6 +40,7 @@ import gevent
 from gunicorn.glogging import Logger
 
 from soulsync import event_loop
+from soulsync.metrics import LIVE_COUNTS
 
 #: gunicorn's messages that hold nothing a client sent: start-up (a busy port included),
 #: workers, signals, shutdown.
@@ -167,6 +168,14 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
             discard_until_quiet(client)
         return
     event_loop.take_turn()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker that exits publishes the drift counts it still holds, where its life's screening
+    reached a step (soulsync/metrics.py); gunicorn's worker holds the app it loaded as `wsgi`."""
+    live = getattr(getattr(worker, "wsgi", None), "extensions", {}).get(LIVE_COUNTS)
+    if live is not None:
+        live.flush()
 
 
 def post_worker_init(worker: Any) -> None:

@@ -22,7 +22,8 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from soulsync.inference.drift import MINIMUM_COUNT, SHIFT_FROM, psi
+from soulsync.inference.drift import SHIFT_FROM, psi
+from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
 from tests.e2e.gunicorn_server import free_port
 
@@ -272,9 +273,9 @@ def test_drift_alert_computes_what_get_monitoring_computes(client, screener, tmp
     """Prometheus' own engine (promtool) evaluates the alert's queries over the counts a real
     screening left in /metrics: for each group at shift it gives the PSI that the service's own
     function gives for the same counts, and no group below the cut-off fires."""
-    students = [q for q in population(300) if q["WorkOrStudent"] == 0]
+    students = [q for q in population(LIVE_MINIMUM_COUNT + 300) if q["WorkOrStudent"] == 0]
     shifted = [{**q, "Pressure": 5, "SuicidalTh": 1} for q in students]  # a moved population
-    # Published (over 100) but too few to judge (under MINIMUM_COUNT): never fires.
+    # Published (over 100) but too few to judge (under LIVE_MINIMUM_COUNT): never fires.
     professionals = [q for q in population(150) if q["WorkOrStudent"] == 1]
     text = screened_metrics(client, shifted + professionals)
     monitoring = client.get("/monitoring").json
@@ -310,12 +311,12 @@ def test_drift_alert_computes_what_get_monitoring_computes(client, screener, tmp
                 else [1 - reference.flagged, reference.flagged]
             )
             index = psi([c / sum(counts) for c in counts], wanted)
-            if sum(counts) >= MINIMUM_COUNT:  # the counts are GET /monitoring's
+            if sum(counts) >= LIVE_MINIMUM_COUNT:  # the counts are GET /monitoring's
                 assert round(index, 6) == figures[figure]["psi"]
             else:
                 assert figures[figure]["status"] == "too_few"
             expected_index[(group, figure)] = index
-            if index >= SHIFT_FROM and sum(counts) >= MINIMUM_COUNT:
+            if index >= SHIFT_FROM and sum(counts) >= LIVE_MINIMUM_COUNT:
                 samples.append({"labels": f'{{group="{group}"}}', "value": round(index * 1e6)})
         tests["tests"][0]["promql_expr_test"].append(
             {"expr": f"round(({query}) * 1000000)", "eval_time": "1d", "exp_samples": samples}

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import flask_smorest
+from flask import current_app, request
+from flask_smorest import abort
 
+from soulsync import texts
 from soulsync.api import language
 from soulsync.api.parsing import parser
 
@@ -22,3 +25,11 @@ class Blueprint(flask_smorest.Blueprint):
         dump run in the reader's language, the reply says which in its headers, and the
         operation documents the two ways to ask for one (`lang`, Accept-Language)."""
         return self.doc(parameters=language.PARAMETERS)(language.speaking(view))
+
+
+def operators_only() -> None:
+    """404 for a view of operators' figures (/metrics, /monitoring) asked for on the service's
+    port, where clients are, when the service has a metrics port of its own."""
+    port = current_app.config["METRICS_PORT"]
+    if port and request.environ.get("SERVER_PORT") != str(port):
+        abort(404, message=texts.NOT_FOUND)

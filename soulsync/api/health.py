@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import abort
 from marshmallow import Schema, fields
 
-from soulsync import metrics, observability, texts
-from soulsync.api.blueprint import Blueprint
+from soulsync import metrics, observability
+from soulsync.api.blueprint import Blueprint, operators_only
 from soulsync.api.state import state
 
 blp = Blueprint("health", __name__, description="Health checks and metrics.")
@@ -92,8 +91,6 @@ class MetricsView(MethodView):
         SOULSYNC_METRICS_PORT is set (as in the container image), only on that port, which
         listens on 127.0.0.1 for the platform's collector: 404 on the service's port.
         """
-        port = current_app.config["METRICS_PORT"]
-        if port and request.environ.get("SERVER_PORT") != str(port):
-            abort(404, message=texts.NOT_FOUND)
+        operators_only()
         text = observability.service_metrics(current_app).exposition()
         return Response(text, mimetype=metrics.CONTENT_TYPE)

@@ -207,9 +207,6 @@ class CutOffs:
     minimum_count: int
 
 
-CUT_OFFS = CutOffs(WATCH_FROM, SHIFT_FROM, MINIMUM_COUNT)
-
-
 @dataclass(frozen=True)
 class Drift:
     """Every drift figure of a set of questionnaires (an instance's traffic, an export), as
@@ -239,32 +236,40 @@ def measure(
     counts: np.ndarray,
     scope: str,
     model_version: str,
+    minimum: int = MINIMUM_COUNT,
 ) -> Drift:
-    """The drift of what `counts` holds (in `layout`) against `reference`; a model without a
+    """The drift of what `counts` holds (in `layout`) against `reference`, each group judged
+    from `minimum` questionnaires on (more where the counts carry noise); a model without a
     reference has no figures (`too_few`)."""
+    cut_offs = CutOffs(WATCH_FROM, SHIFT_FROM, minimum)
     if reference is None:
-        return Drift(scope, Status.TOO_FEW, model_version, CUT_OFFS, False, None, {})
-    mix = group_mix(reference, layout, counts)
-    groups = drift_by_group(reference, layout, counts)
+        return Drift(scope, Status.TOO_FEW, model_version, cut_offs, False, None, {})
+    mix = group_mix(reference, layout, counts, minimum)
+    groups = drift_by_group(reference, layout, counts, minimum)
     status = worst({mix.status} | {group.status for group in groups.values()})
-    return Drift(scope, status, model_version, CUT_OFFS, True, mix, groups)
+    return Drift(scope, status, model_version, cut_offs, True, mix, groups)
 
 
 def drift_by_group(
-    reference: DriftReference, layout: CountLayout, counts: np.ndarray
+    reference: DriftReference,
+    layout: CountLayout,
+    counts: np.ndarray,
+    minimum: int = MINIMUM_COUNT,
 ) -> dict[str, GroupDrift]:
-    """Each group's figures: every question, the score and the result, against the reference.
-    A group with fewer than MINIMUM_COUNT questionnaires gets counts and `too_few`, no shares."""
+    """Each group's figures: every question, the score and the result, against the reference,
+    each distribution's shares taken of its own total. A group with fewer than `minimum`
+    questionnaires gets counts and `too_few`, no shares."""
     found = {}
     for group, expected in reference.groups.items():
         seen = layout.group_counts(counts, group)
         n = seen.questionnaires
-        enough = n >= MINIMUM_COUNT
+        enough = n >= minimum
 
         def figure(name: str, observed: list[int], wanted: list[float], *, n=n, enough=enough):
-            if not enough:
+            total = sum(observed)  # n, for exact counts; the live counts each carry noise
+            if not enough or total <= 0:
                 return Figure(name, None, Status.TOO_FEW, n)
-            index = psi([c / n for c in observed], wanted)
+            index = psi([c / total for c in observed], wanted)
             return Figure(name, round(index, 6), status_of(index), n)
 
         # Within a group, its own question (WorkOrStudent) cannot move: the group mix is a
@@ -292,12 +297,17 @@ def drift_by_group(
     return found
 
 
-def group_mix(reference: DriftReference, layout: CountLayout, counts: np.ndarray) -> Figure:
+def group_mix(
+    reference: DriftReference,
+    layout: CountLayout,
+    counts: np.ndarray,
+    minimum: int = MINIMUM_COUNT,
+) -> Figure:
     """The share of each group among the questionnaires, against the reference's."""
     seen = [layout.group_counts(counts, group).questionnaires for group in reference.groups]
     wanted = [expected.rows for expected in reference.groups.values()]
     n = sum(seen)
-    if n < MINIMUM_COUNT:
+    if n < minimum:
         return Figure("group_mix", None, Status.TOO_FEW, n)
     index = psi([c / n for c in seen], [w / sum(wanted) for w in wanted])
     return Figure("group_mix", round(index, 6), status_of(index), n)

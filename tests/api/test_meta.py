@@ -9,6 +9,7 @@ import pytest
 
 from soulsync.app import create_app
 from soulsync.inference.model_folder import CARD_FILE, SHIPPED_MODEL_DIR
+from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 
 
@@ -114,13 +115,19 @@ def test_monitoring_withholds_figures_until_enough_questionnaires(client) -> Non
     before = client.get("/monitoring").get_json()
     assert before["reference_available"] and "one instance sees only" in before["scope"]
     assert before["group_mix"]["status"] == "too_few"
-    for _ in range(200):
+    for _ in range(99):  # published steps: none yet, and nothing to judge
         client.post("/predict", json=CONTRACT_EXAMPLE)
+    assert client.get("/monitoring").get_json()["groups"]["students"]["questionnaires"] == 0
+    for _ in range(5):
+        client.post("/predict/batch", json={"questionnaires": [CONTRACT_EXAMPLE] * 500})
     after = client.get("/monitoring").get_json()
     students = after["groups"]["students"]
-    assert students["questionnaires"] == 200
-    # Two hundred copies of one questionnaire are nothing like the survey's students.
-    assert students["status"] == "shift" and students["flagged_share"] == 1.0
+    # All 2,599 published, in five steps (the first batch carries the 99), each count with its
+    # own noise (soulsync/metrics.py): enough for the live counts to be judged.
+    assert after["cut_offs"]["minimum_count"] == LIVE_MINIMUM_COUNT
+    assert abs(students["questionnaires"] - 2_599) <= 60
+    # Copies of one questionnaire are nothing like the survey's students.
+    assert students["status"] == "shift" and students["flagged_share"] > 0.9
     assert after["groups"]["professionals"]["status"] == "too_few"
     assert after["groups"]["professionals"]["flagged_share"] is None
 
@@ -131,7 +138,11 @@ def test_monitoring_of_a_model_without_a_reference(contract: dict) -> None:
     reply = client.get("/monitoring").get_json()
     assert reply["reference_available"] is False and reply["groups"] == {}
     # The reply is what the document says, reference or not: cut_offs is required there.
-    assert reply["cut_offs"] == {"watch_from": 0.1, "shift_from": 0.25, "minimum_count": 200}
+    assert reply["cut_offs"] == {
+        "watch_from": 0.1,
+        "shift_from": 0.25,
+        "minimum_count": LIVE_MINIMUM_COUNT,
+    }
     assert reply["status"] == "too_few" and reply["group_mix"] is None
 
 

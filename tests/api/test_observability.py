@@ -117,7 +117,8 @@ def test_metrics_count_requests_and_predictions(client) -> None:
 
 def test_drift_counts_leave_the_process_in_steps_only(client) -> None:
     """One questionnaire's answers and result never show in /metrics or /monitoring: a group's
-    counts are published once PUBLISH_EVERY of them have been screened, all at once."""
+    counts are published once PUBLISH_EVERY of them have been screened, all at once, each with
+    noise of its own (soulsync/metrics.py; its own tests hold the noise to its bound)."""
     predictions = 'soulsync_predictions_total{group="professionals",model_version='
 
     def published() -> float:
@@ -131,9 +132,9 @@ def test_drift_counts_leave_the_process_in_steps_only(client) -> None:
     assert published() == 0
     assert client.get("/monitoring").get_json()["groups"]["professionals"]["questionnaires"] == 0
     client.post("/predict/batch", json={"questionnaires": [professional, CONTRACT_EXAMPLE]})
-    assert published() == PUBLISH_EVERY
+    assert abs(published() - PUBLISH_EVERY) <= 30
     monitoring = client.get("/monitoring").get_json()["groups"]
-    assert monitoring["professionals"]["questionnaires"] == PUBLISH_EVERY
+    assert abs(monitoring["professionals"]["questionnaires"] - PUBLISH_EVERY) <= 40
     assert monitoring["students"]["questionnaires"] == 0  # still one, unpublished
 
 

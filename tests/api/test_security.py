@@ -102,6 +102,18 @@ def test_the_metrics_port_needs_no_key() -> None:
     assert client.get("/metrics", headers={"X-API-Key": KEYS[0]}).status_code == 404
 
 
+def test_drift_figures_are_for_operators_only() -> None:
+    """GET /monitoring answers where /metrics does: on the loopback metrics port, without a key;
+    a client of the screening endpoints, on the service's port, gets 404 even with a key."""
+    app = create_app({"TESTING": True, "API_KEYS": KEYS, "METRICS_PORT": 9090})
+    client = app.test_client()
+    operators = client.get("/monitoring", base_url="http://127.0.0.1:9090")
+    assert operators.status_code == 200 and "groups" in operators.get_json()
+    keyed = client.get("/monitoring", headers={"X-API-Key": KEYS[0]})
+    assert keyed.status_code == 404 and "groups" not in keyed.get_json()
+    assert client.get("/monitoring").status_code == 401
+
+
 def test_the_metrics_port_skips_the_key_for_metrics_only() -> None:
     app = create_app({"TESTING": True, "API_KEYS": KEYS, "METRICS_PORT": 9090})
     client = app.test_client()

@@ -78,6 +78,8 @@ def test_metrics_have_a_port_of_their_own_on_loopback(start_server) -> None:
     assert call(server.base + "/metrics")[0] == 404
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60) as reply:
         assert reply.status == 200 and b"soulsync_http_requests_total" in reply.read()
+    assert call(server.base + "/monitoring")[0] == 404  # drift figures: operators only
+    assert call(f"http://127.0.0.1:{metrics_port}/monitoring")[0] == 200
     listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     local = {fields[1] for fields in listening if fields[3] == "0A"}  # LISTEN
     assert f"0100007F:{metrics_port:04X}" in local  # 127.0.0.1 only

@@ -484,9 +484,13 @@ export interface paths {
          *     the model at training, the share flagged against the reference's, how many
          *     questionnaires each figure rests on, and a status per figure: `ok` below
          *     0.1, `watch` from 0.1, `shift` from
-         *     0.25, `too_few` below 200 questionnaires of the
+         *     0.25, `too_few` below 2000 questionnaires of the
          *     group (its figures are then withheld). One instance sees only its own traffic since it
-         *     started; `soulsync monitor` reads an export of all of it.
+         *     started; `soulsync monitor` reads an export of all of it. The counts behind the figures
+         *     carry noise (differential privacy, 0.5 per published count: docs/monitoring.md),
+         *     so that no one who sent the other questionnaires of a count can read the last one back.
+         *     For operators: when SOULSYNC_METRICS_PORT is set (as in the container image), only on
+         *     that port, on loopback, as /metrics; 404 on the service's port.
          */
         get: {
             parameters: {
@@ -507,6 +511,7 @@ export interface paths {
                     };
                 };
                 401: components["responses"]["UNAUTHORIZED"];
+                404: components["responses"]["NOT_FOUND"];
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
