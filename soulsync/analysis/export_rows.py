@@ -17,8 +17,9 @@ from typing import Any
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
-#: The longest CSV field read (the whole file is read into memory anyway).
-FIELD_SIZE_LIMIT = 2**31 - 1
+#: The longest JSON line and CSV field read: a row of ten answers is a few hundred bytes, and a
+#: longer one is refused by its row before it fills the memory.
+ROW_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,23 @@ def _json_record(line: str) -> dict[str, Any]:
     return record
 
 
+def _lines(handle: Any) -> Iterator[str | None]:
+    """Each line of a text file, or None for one longer than ROW_BYTES (read past, not kept)."""
+    while line := handle.readline(ROW_BYTES + 1):
+        if len(line) <= ROW_BYTES or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := handle.readline(ROW_BYTES)) and not rest.endswith("\n"):
+            pass
+        yield None
+
+
 def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(_lines(handle), start=1):
+            if line is None:
+                yield number, f": longer than {ROW_BYTES:,} characters"
+                continue
             if not line.strip():
                 continue
             try:
@@ -121,9 +136,10 @@ def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    # The csv module refuses a field over 128 KiB with an error that names no column; lifted
-    # while this file is read, such a cell is read and refused like any other, by its column.
-    limit = csv.field_size_limit(FIELD_SIZE_LIMIT)
+    # The csv module's own limit is 128 KiB; while this file is read, a field up to ROW_BYTES is
+    # read and refused like any other cell, by its column, and a longer one stops the reading
+    # at its row.
+    limit = csv.field_size_limit(ROW_BYTES)
     try:
         yield from _csv_rows(path)
     finally:

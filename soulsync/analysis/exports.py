@@ -12,6 +12,7 @@ or key given twice), it is a problem named there, never a crash.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -91,6 +92,13 @@ def _answer(key: str, value: Any) -> int | None:
     return BY_KEY[key].read(value)
 
 
+def shown_name(path: Path) -> str:
+    """A file's name as a message or a report shows it: bytes that are not UTF-8 and characters
+    that are not printable (a terminal's control codes, a line break) written as escapes."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def read_exports(paths: list[Path], *, outcomes_required: bool = False) -> Export:
     """Every row of every file, or ExportError naming each problem (file, row, column).
 
@@ -106,10 +114,10 @@ def read_exports(paths: list[Path], *, outcomes_required: bool = False) -> Expor
         try:
             rows_read = list(records(path))
         except (OSError, UnicodeDecodeError) as error:
-            problems.append(f"{path}: cannot be read ({error})")
+            problems.append(f"{shown_name(path)}: cannot be read ({error})")
             continue
         for number, record in rows_read:
-            where = f"{path}: row {number}"
+            where = f"{shown_name(path)}: row {number}"
             if isinstance(record, str):
                 problems.append(where + record)
                 continue
@@ -147,7 +155,7 @@ def read_exports(paths: list[Path], *, outcomes_required: bool = False) -> Expor
             rows.append(codes)
             outcomes.append(outcome)
     if not problems and not rows:
-        problems.append("no rows in " + ", ".join(str(p) for p in paths))
+        problems.append("no rows in " + ", ".join(shown_name(p) for p in paths))
     if problems:
         listed = problems[:LISTED_PROBLEMS]
         if len(problems) > LISTED_PROBLEMS:
@@ -164,7 +172,7 @@ def read_exports(paths: list[Path], *, outcomes_required: bool = False) -> Expor
         outcomes=np.array(outcomes, dtype=np.int64) if known else None,
         first_time=min(times, default=None),
         last_time=max(times, default=None),
-        files=[str(path) for path in paths],
+        files=[shown_name(path) for path in paths],
         ignored_columns=sorted(ignored),
         file_rows=np.diff([*starts, len(rows)]).tolist(),
     )

@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from soulsync.analysis import evaluation, logistic, rule_choice, versions
 from soulsync.analysis.drift_reference import build_reference
-from soulsync.analysis.exports import Export, read_exports
+from soulsync.analysis.exports import Export, read_exports, shown_name
 from soulsync.inference import drift
 from soulsync.inference.backends import Backend
 from soulsync.inference.card import (
@@ -224,7 +224,7 @@ def _sources(paths: list[Path], export: Export) -> list[SourceFile]:
     for path, rows in zip(paths, export.file_rows, strict=True):
         found.append(
             SourceFile(
-                name=path.name,
+                name=shown_name(Path(path.name)),
                 rows=rows,
                 positives=int(export.outcomes[start : start + rows].sum()),
                 sha256=hashlib.sha256(path.read_bytes()).hexdigest(),

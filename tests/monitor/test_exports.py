@@ -125,3 +125,44 @@ def test_without_the_extra_it_names_this_checkouts_install(command: str, tmp_pat
     assert f"make -C {ROOT} develop" in result.stderr
     assert "-r requirements/develop.txt" in result.stderr
     assert "Traceback" not in result.stderr and "soulsync[monitor]" not in result.stderr
+
+
+def test_a_hostile_file_name_is_shown_escaped(tmp_path: Path, capsys) -> None:
+    """A name with a terminal's control codes and a line break cannot fake a line of the
+    output or recolour the terminal: it is shown escaped."""
+    export = tmp_path / "x\x1b[31m\nerror: forged.jsonl"
+    export.write_text(json_line(Pressure=9) + "\n", encoding="utf-8")
+    status, error = run("monitor", export, tmp_path, capsys)
+    assert status == 2
+    assert "\x1b" not in error and error.count("\n") == 1
+    assert "x\\x1b[31m\\nerror: forged.jsonl: row 1, column 'Pressure'" in error
+
+
+def test_a_name_that_is_not_utf8_is_reported_and_the_report_is_written(
+    tmp_path: Path, capsys
+) -> None:
+    name = tmp_path / "export-\udcff.jsonl"  # the byte 0xff, as Python names it
+    rows = [json_line(SleepDr=code % 4, Pressure=1 + code % 5) for code in range(300)]
+    name.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    status, _ = run("monitor", name, tmp_path, capsys)
+    assert status in (0, 1)
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "export-\\xff.jsonl" in page
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["files"] == [str(tmp_path / "export-\\xff.jsonl")]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_row_longer_than_any_is_refused_by_its_row(suffix: str, tmp_path: Path, capsys) -> None:
+    """A row of ten answers is a few hundred bytes: one of tens of megabytes is refused by its
+    row, not read whole into memory."""
+    export = tmp_path / f"export{suffix}"
+    huge = "x" * (40 << 20)
+    with export.open("w", encoding="utf-8") as handle:
+        if suffix == ".csv":
+            handle.write(",".join(KEYS) + "\n" + ROW + "\n" + ROW.replace(",4,", f",{huge},", 1))
+        else:
+            handle.write(json_line() + "\n" + json_line(Pressure=huge) + "\n")
+    status, error = run("monitor", export, tmp_path, capsys)
+    assert status == 2 and "row" in error and "Traceback" not in error
+    assert len(error) < 2000
