@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -175,22 +176,37 @@ def close_connection() -> None:
         close()
 
 
-def accept_queue(port: int, table: Path = Path("/proc/net/tcp")) -> int | None:
-    """How many connections to `port` wait for a worker to accept them (the listening socket's
-    queue, from Linux's socket table), or None where there is no such table. They wait when
-    every connection slot is in use, or while the loop is busy."""
+@dataclass(frozen=True)
+class PortUse:
+    """A listening port's connections, from Linux's socket table."""
+
+    #: Connections waiting for a worker to accept them: they wait when every connection slot
+    #: is in use, or while the loop is busy.
+    waiting: int
+    #: Connections accepted and open, each holding a slot (every worker's: they share the port).
+    accepted: int
+
+
+def port_use(port: int, table: Path = Path("/proc/net/tcp")) -> PortUse | None:
+    """How `port` is used, or None where there is no socket table or the port is not in it."""
+    waiting, established, listening = 0, 0, False
+    local = f":{port:04X}"
     try:
         with table.open(encoding="ascii") as lines:
             next(lines)  # the header
             for line in lines:
                 fields = line.split()
-                if fields[3] != "0A":  # listening sockets come first; the rest do not matter
-                    break
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    return int(fields[4].split(":")[1], 16)
+                if not fields[1].endswith(local):
+                    continue
+                if fields[3] == "0A":  # listening
+                    waiting, listening = int(fields[4].split(":")[1], 16), True
+                elif fields[3] == "01":  # established, accepted or waiting to be
+                    established += 1
     except (OSError, StopIteration, IndexError, ValueError):
         return None
-    return None
+    if not listening:
+        return None
+    return PortUse(waiting=waiting, accepted=max(0, established - waiting))
 
 
 def watch_lag(metrics: ServiceMetrics, port: int, slots: int) -> gevent.Greenlet:
@@ -216,6 +232,12 @@ def watch_lag(metrics: ServiceMetrics, port: int, slots: int) -> gevent.Greenlet
         multiprocess_mode="livemax",
         registry=metrics.registry,
     )
+    connections = Gauge(
+        "soulsync_connections",
+        f"Client connections accepted and open, all workers' (each worker has {slots} slots).",
+        multiprocess_mode="livemax",
+        registry=metrics.registry,
+    )
 
     def sample() -> None:
         next_queue_sample, queued_before, warned_at = 0.0, 0, -QUEUE_WARNING_SECONDS
@@ -229,8 +251,10 @@ def watch_lag(metrics: ServiceMetrics, port: int, slots: int) -> gevent.Greenlet
             if now < next_queue_sample:
                 continue
             next_queue_sample = now + QUEUE_SAMPLE_SECONDS
-            queued = accept_queue(port) or 0
+            use = port_use(port) or PortUse(waiting=0, accepted=0)
+            queued = use.waiting
             waiting.set(queued)
+            connections.set(use.accepted)
             if queued and queued_before and now - warned_at >= QUEUE_WARNING_SECONDS:
                 logger.warning(
                     "%d connections are waiting to be accepted: every one of this worker's %d "

@@ -328,7 +328,11 @@ def test_figures_quoted_from_the_model_card(screener) -> None:
 
 METRICS_STALE: dict[str, str] = {}
 #: Only gunicorn's gevent worker has an event loop to measure (tests/e2e check them).
-EVENT_LOOP_METRICS = {"soulsync_event_loop_lag_seconds", "soulsync_accept_queue"}
+EVENT_LOOP_METRICS = {
+    "soulsync_event_loop_lag_seconds",
+    "soulsync_accept_queue",
+    "soulsync_connections",
+}
 
 
 @pytest.mark.parametrize(

@@ -396,6 +396,8 @@ def test_when_every_connection_slot_is_taken_the_log_and_the_metrics_say_so(
         text = metrics.read().decode()
         (line,) = [x for x in text.splitlines() if x.startswith("soulsync_accept_queue ")]
         assert float(line.split()[1]) >= 1
+        (line,) = [x for x in text.splitlines() if x.startswith("soulsync_connections ")]
+        assert float(line.split()[1]) == 5  # every slot
         assert "soulsync_event_loop_lag_seconds " in text  # the wait the loop imposes
     finally:
         stop.set()
