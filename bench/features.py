@@ -34,7 +34,7 @@ from soulsync.api import language  # noqa: E402
 from soulsync.api.answers import QuestionnaireSchema  # noqa: E402
 from soulsync.api.headers import security_headers  # noqa: E402
 from soulsync.api.parsing import BodyLimits, parse_strict_json, read_json_body  # noqa: E402
-from soulsync.api.prediction import PredictionSchema  # noqa: E402
+from soulsync.api.replies import PredictionSchema  # noqa: E402
 from soulsync.api.state import EXTENSION  # noqa: E402
 from soulsync.app import create_app  # noqa: E402
 from soulsync.observability import service_metrics  # noqa: E402

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from soulsync import texts
-from soulsync.api.prediction import FactorSchema
+from soulsync.api.replies import FactorSchema
 from soulsync.app import create_app
 from soulsync.inference.decision import DecisionRule
 from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
