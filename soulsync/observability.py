@@ -115,8 +115,8 @@ def init_app(app: Flask) -> None:
             # The route, not the path: a path is whatever the client typed.
             "requestUrl": rule,
             "status": status,
-            # No responseSize: a reply with the support block is longer, so its size tells the
-            # result.
+            # No responseSize: screening replies are padded to one size (api/padding.py), and
+            # the line has no need to say it.
             "latency": f"{seconds:.6f}s",
             "protocol": environ.get("SERVER_PROTOCOL", ""),
         }

@@ -17,6 +17,7 @@ from soulsync.api import (
     health,
     language,
     meta,
+    padding,
     prediction,
     support,
 )
@@ -34,8 +35,9 @@ def init_app(app: Flask, screener: Screener, live: LiveCounts) -> None:
     for module in (meta, prediction, drift, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
-    app.extensions[EXTENSION] = ApiState(api=api, screener=screener, live=live)
     speeches = language.init_app(app, support.blocks(app.config))
+    reply_size = padding.measure(app, speeches.all(), screener)
+    app.extensions[EXTENSION] = ApiState(api, screener, live, reply_size)
     with language.speaking_as(speeches.unasked):  # the replies of a client that asks for none
         prediction.document_examples(api.spec, screener)
     headers.init_app(app)

@@ -114,6 +114,10 @@ class Speeches:
     by_language: Mapping[str, Speech]
     unasked: Speech
 
+    def all(self) -> list[Speech]:
+        """Every Speech a reply may speak in."""
+        return [*self.by_language.values(), self.unasked]
+
     def for_request(self, environ: Mapping[str, Any]) -> Speech:
         """The Speech of the reply to the request of this WSGI environ."""
         header = environ.get("HTTP_ACCEPT_LANGUAGE")

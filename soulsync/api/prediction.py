@@ -19,6 +19,7 @@ from flask_smorest.error_handler import ErrorSchema
 from soulsync.api.answers import BatchRequestSchema, QuestionnaireSchema, body_description
 from soulsync.api.blueprint import Blueprint
 from soulsync.api.errors import VALIDATION_ERROR_EXAMPLE
+from soulsync.api.padding import pad_reply, padded_to
 from soulsync.api.replies import BatchResponseSchema, PredictionSchema
 from soulsync.api.state import state
 from soulsync.inference.screening import Screener, Screening
@@ -36,6 +37,8 @@ blp = Blueprint(
 #: when the app is built (document_examples), so that no retrain leaves the docs behind.
 REPLY_EXAMPLE = "PredictionReply"
 BATCH_REPLY_EXAMPLE = "BatchReply"
+
+blp.after_request(pad_reply)
 
 
 # --- the views ----------------------------------------------------------------------------------
@@ -87,6 +90,7 @@ def _screen_one(docstring: str) -> Any:
     @client_errors(400, 401, 408, 413, 415)
     def post(self: MethodView, answers: dict[str, int]) -> Screening:
         (screening,) = screen([answers])
+        padded_to(state().reply_size.screening)
         return screening
 
     post.__doc__ = docstring
@@ -146,4 +150,5 @@ class BatchView(MethodView):
         and the 422 reply names each bad one by its index.
         """
         screenings = screen(batch["questionnaires"])
+        padded_to(state().reply_size.batch(len(screenings)))
         return {"model_version": state().screener.version, "results": screenings}

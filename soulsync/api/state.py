@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_smorest import Api
 
+from soulsync.api.padding import ReplySize
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LiveCounts
 
@@ -19,6 +20,8 @@ class ApiState:
     screener: Screener
     #: What the screener has seen, counted (for /metrics and /monitoring).
     live: LiveCounts
+    #: The size every screening reply is padded to.
+    reply_size: ReplySize
 
 
 def state() -> ApiState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from urllib.parse import urlsplit
 
@@ -220,6 +221,43 @@ def test_support_text_is_configurable() -> None:
     support = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()["support"]
     assert support["message"] == "Call us."
     assert support["contacts"] == [{"name": "Clinic", "phone": "123"}]
+
+
+def _random_questionnaires(count: int, seed: int) -> list[dict[str, int]]:
+    chance = random.Random(seed)
+    return [{q.key: chance.choice(q.codes) for q in QUESTIONS} for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"TOP_FACTORS": 9, "SUPPORT_MESSAGE": "Call us, " * 40, "SUPPORT_MESSAGE_ID": "Ya. " * 90},
+    ],
+    ids=["defaults", "long-settings"],
+)
+def test_every_screening_reply_is_as_long_as_any_other(settings: dict) -> None:
+    """TLS hides a reply's bytes, not its length: with or without support, factors or a long
+    risk level, in any language, every reply to one questionnaire has one length, and a batch's
+    depends on its count alone. The padding is whitespace, invisible to a JSON parser."""
+    client = create_app({"TESTING": True, **settings}).test_client()
+    questionnaires = _random_questionnaires(300, seed=len(settings))
+    questionnaires += [{**CONTRACT_EXAMPLE, "SuicidalTh": answer} for answer in (0, 1)]
+    lengths, shown = set(), set()
+    for number, answers in enumerate(questionnaires):
+        asked = [None, *LANGUAGES][number % (len(LANGUAGES) + 1)]
+        headers = {"Accept-Language": asked} if asked else {}
+        response = client.post("/predict", json=answers, headers=headers)
+        body = response.get_data()
+        lengths.add(len(body))
+        reply = json.loads(body)
+        shown.add(("support" in reply, reply["risk_level"], len(reply["factors"])))
+        assert body.rstrip(b" ").endswith(b"}\n")  # spaces after the JSON, and nothing else
+    assert len(lengths) == 1
+    assert len(shown) >= 6  # replies that differ, made as long as each other
+    batches = [_random_questionnaires(12, seed) for seed in range(8)]
+    lengths = {len(client.post("/predict/batch", json={"questionnaires": b}).data) for b in batches}
+    assert len(lengths) == 1
 
 
 def test_factors_explain_the_score(client) -> None:
