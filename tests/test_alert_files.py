@@ -22,10 +22,10 @@ from typing import ClassVar
 import pytest
 import yaml
 
+from bench.harness import free_port
 from soulsync.inference.drift import SHIFT_FROM, psi
 from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
-from tests.e2e.gunicorn_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "alerts"

@@ -1,110 +1,19 @@
-"""Helpers for the end-to-end tests: a real gunicorn serving the app on free loopback ports, a
-small HTTP client, and a bounded load generator. The fixtures are in conftest.py."""
+"""Helpers of the end-to-end tests beside bench/harness.py's server (which they share with the
+benches): the connections a server has accepted, work in the background, and a bounded load
+generator. The fixtures are in conftest.py."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def call(url: str, body: object | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-@dataclass
-class Server:
-    """A gunicorn process; its output goes to a file, so that no pipe can fill and block it."""
-
-    base: str
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-
-def start(port: int, log_path: Path, **env: str) -> subprocess.Popen:
-    with log_path.open("w") as log:
-        return subprocess.Popen(
-            [str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env={**os.environ, "PORT": str(port), **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_ready(server: Server, seconds: float = 120) -> None:
-    """Until /readyz answers 200; generous, so that a fully loaded machine still gets there."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {server.log()}")
-        try:
-            if call(server.base + "/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("not ready in time")
-
-
-@contextlib.contextmanager
-def served(**env: str) -> Iterator[Server]:
-    """gunicorn serving the app until the block ends."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="soulsync-gunicorn-") as folder:
-        log_path = Path(folder) / "gunicorn.log"
-        server = Server(f"http://127.0.0.1:{port}", port, start(port, log_path, **env), log_path)
-        try:
-            wait_ready(server)
-            yield server
-        finally:
-            try:
-                server.stop()
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+from bench.harness import Server
 
 
 def accepted_connections(server: Server) -> int:
@@ -138,28 +47,6 @@ def in_background(function, *args, **kwargs) -> Future:
 
     threading.Thread(target=run, daemon=True).start()
     return future
-
-
-def read_reply(client: socket.socket) -> tuple[int, bytes]:
-    """(status, body) of the one HTTP/1.1 reply on a connection the server closes after it
-    (a reset after the reply, from a server that closed with the request's body unread, ends
-    it as well)."""
-    data = b""
-    try:
-        while chunk := client.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        if not data:
-            raise
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.e2e.gunicorn_server import ROOT, Server, call, free_port
+from bench.harness import ROOT, Server, call, free_port
 
 EXAMPLE = ROOT / "examples" / "node"
 TYPES = EXAMPLE / "types" / "soulsync-api.d.ts"
