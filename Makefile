@@ -112,7 +112,7 @@ translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messag
 
 bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }
-	$(BIN)/python bench/run.py $(if $(COMPARE),--compare $(COMPARE))
+	$(BIN)/python bench/throughput.py $(if $(COMPARE),--compare $(COMPARE))
 	$(BIN)/python bench/features.py
 
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)

@@ -2,7 +2,7 @@
 random answers of every question, an outcome and a timestamp each, written as CSV and read
 back by the command itself.
 
-    .venv/bin/python bench/monitor_rows.py [ROWS]
+    .venv/bin/python bench/export_rows.py [ROWS]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Starts gunicorn with this repository's gunicorn.conf.py (WEB_CONCURRENCY=1 unles
 `--compare DIR` runs the same against another checkout (say, a `git worktree` of an older
 commit) in the same run, alternating, so that both meet the same machine.
 
-    .venv/bin/python bench/fair_turns.py [--clients 8] [--seconds 10] [--compare ../old]
+    .venv/bin/python bench/hostile.py [--clients 8] [--seconds 10] [--compare ../old]
 """
 
 from __future__ import annotations
