@@ -110,9 +110,8 @@ translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messag
 	  --no-wrap --ignore-obsolete --ignore-pot-creation-date
 	$(BIN)/pybabel compile --directory=$(CATALOGS) --statistics
 
-bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
-	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }
-	$(BIN)/python bench/throughput.py $(if $(COMPARE),--compare $(COMPARE))
+bench: $(DEVELOP)  ## the standard benches, `python -m bench standard` (docs/performance.md; COMPARE=dir: another checkout alike)
+	$(BIN)/python -m bench standard $(if $(COMPARE),--compare $(COMPARE))
 	$(BIN)/python bench/features.py
 
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)

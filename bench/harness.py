@@ -12,7 +12,10 @@ import http.client
 import io
 import json
 import logging
+import math
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,10 +24,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.test import EnvironBuilder
 
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LOOPBACK = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -54,9 +58,12 @@ def call(url: str, body: object | None = None, timeout: float = 10) -> tuple[int
 # --- gunicorn -----------------------------------------------------------------------------------
 
 
-def gunicorn_command(*options: str, app: str = "wsgi:app", root: Path = ROOT) -> list[str]:
-    """gunicorn with `root`'s gunicorn.conf.py, `options` over its settings, serving `app`."""
-    return [str(GUNICORN), "--config", str(root / "gunicorn.conf.py"), *options, app]
+def gunicorn_command(
+    *options: str, app: str = "wsgi:app", root: Path = ROOT, config: str | None = None
+) -> list[str]:
+    """gunicorn with `root`'s gunicorn.conf.py (or `config`), `options` over its settings,
+    serving `app`."""
+    return [str(GUNICORN), "--config", config or str(root / "gunicorn.conf.py"), *options, app]
 
 
 def start(
@@ -65,6 +72,7 @@ def start(
     *options: str,
     app: str = "wsgi:app",
     root: Path = ROOT,
+    config: str | None = None,
     prefix: Iterable[str] = (),
     **env: str,
 ) -> subprocess.Popen:
@@ -74,7 +82,7 @@ def start(
     another program (taskset, valgrind)."""
     with log_path.open("w") as log:
         return subprocess.Popen(
-            [*prefix, *gunicorn_command(*options, app=app, root=root)],
+            [*prefix, *gunicorn_command(*options, app=app, root=root, config=config)],
             cwd=root,
             env={**os.environ, "PYTHONPATH": str(root), "PORT": str(port), **env},
             stdout=log,
@@ -115,9 +123,9 @@ class Server:
             return self.process.wait()
 
 
-def wait_ready(server: Server, seconds: float = 120) -> float:
-    """Until /readyz answers 200 (generous, so that a fully loaded machine still gets there):
-    the seconds it took."""
+def wait_ready(server: Server, seconds: float = 120, every: float = 0.02) -> float:
+    """Until /readyz answers 200, asked `every` so many seconds (generous, so that a fully loaded
+    machine still gets there): the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         if server.process.poll() is not None:
@@ -125,7 +133,7 @@ def wait_ready(server: Server, seconds: float = 120) -> float:
         with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
             if call(server.base + "/readyz", timeout=5)[0] == 200:
                 return time.monotonic() - started
-        time.sleep(0.02)
+        time.sleep(every)
     raise RuntimeError(f"not ready within {seconds} s: {server.log()}")
 
 
@@ -134,21 +142,104 @@ def served(
     *options: str,
     app: str = "wsgi:app",
     root: Path = ROOT,
+    config: str | None = None,
     prefix: Iterable[str] = (),
     ready_within: float = 120,
+    ready_every: float = 0.02,
     **env: str,
 ) -> Iterator[Server]:
-    """gunicorn serving, ready, until the block ends (start()'s arguments)."""
+    """gunicorn serving, ready, until the block ends (start()'s arguments; wait_ready()'s)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="soulsync-gunicorn-") as folder:
         log_path = Path(folder) / "gunicorn.log"
-        process = start(port, log_path, *options, app=app, root=root, prefix=prefix, **env)
+        process = start(
+            port, log_path, *options, app=app, root=root, config=config, prefix=prefix, **env
+        )
         server = Server(port, process, log_path)
         try:
-            wait_ready(server, ready_within)
+            wait_ready(server, ready_within, ready_every)
             yield server
         finally:
             server.stop()
+
+
+def in_turn(items: Sequence[T], number: int) -> list[T]:
+    """The items in the order of round `number`: each round starts one later, so that a slow
+    moment of this shared machine meets each of them alike over the rounds."""
+    turn = number % len(items)
+    return [*items[turn:], *items[:turn]]
+
+
+def require(program: str, package: str) -> None:
+    """Stop with one line naming what to install when `program` is not on the PATH."""
+    if shutil.which(program) is None:
+        sys.exit(f"this bench needs {program}: apt-get install {package} (Debian, Ubuntu)")
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run against a server: what it served, how fast, and the CPU time it cost."""
+
+    requests: int
+    requests_per_second: float
+    #: Latency percentiles in milliseconds (nan where wrk reports none).
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    #: Connection errors, timeouts and replies other than 2xx or 3xx.
+    errors: int
+    #: The server's processes' CPU time over the requests served.
+    cpu_us_per_request: float
+
+
+WRK_SCRIPT = Path(__file__).with_name("post.lua")
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    server: Server,
+    body: bytes,
+    seconds: float,
+    connections: int = 8,
+    headers: Mapping[str, str] | None = None,
+    path: str = "/predict",
+) -> Load:
+    """wrk (2 threads, or 1 for 1 connection; `connections` kept alive) posting `body` as JSON
+    to `path` for `seconds`, with the CPU time the server's processes spent meanwhile."""
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency"]
+    command += ["--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    command += ["-s", str(WRK_SCRIPT), server.base + path]
+    pids = server.pids()
+    cpu_before = cpu_seconds(pids)
+    out = subprocess.run(
+        command,
+        env={**os.environ, "BODY": body.decode()},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    cpu = cpu_seconds(pids) - cpu_before
+    latency = {p: _milliseconds(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M)}
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    errors += int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    requests = int(re.search(r"(\d+) requests in", out)[1])
+    return Load(
+        requests=requests,
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+        p50_ms=latency.get("50", math.nan),
+        p90_ms=latency.get("90", math.nan),
+        p99_ms=latency.get("99", math.nan),
+        errors=errors,
+        cpu_us_per_request=cpu / max(requests, 1) * 1e6,
+    )
 
 
 # --- raw sockets --------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ probe). Then the slow connections close and the normal client goes on for a few 
 Last, a new server gets the same slow connections and SIGTERM 4.6 s later: how long it takes
 to exit.
 
-    .venv/bin/python bench/slow_clients.py                      # the default worker (gevent)
-    .venv/bin/python bench/slow_clients.py -- -k gthread --threads 8   # the old worker, to compare
+    .venv/bin/python -m bench.slow_clients                      # the default worker (gevent)
+    .venv/bin/python -m bench.slow_clients -- -k gthread --threads 8   # the old worker, to compare
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import logging
 import signal
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import BODY, CASES, Server
+from bench.harness import Server, served
+from bench.throughput import BODY
 
 HEAD = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 KINDS = {
@@ -79,7 +77,7 @@ async def request(port: int, data: bytes, timeout: float) -> float | None:
 
 async def normal_client(port: int, until: float, interval: float, path: str, timeout: float):
     if path == "/predict":
-        data = HEAD + f"Content-Length: {len(BODY)}\r\nConnection: close\r\n\r\n{BODY}".encode()
+        data = HEAD + f"Content-Length: {len(BODY)}\r\nConnection: close\r\n\r\n".encode() + BODY
     else:
         data = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     results = []
@@ -152,19 +150,12 @@ def main() -> int:
     args = parser.parse_args()
     # asyncio warns when writing to a connection the server has cut off: expected here.
     logging.getLogger("asyncio").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="soulsync-slow-") as logs:
-        server = Server("service", CASES["service (LiteRT)"], Path(logs), args.gunicorn)
-        try:
-            found = asyncio.run(attack(server.port, args.per_kind, args.hold, 5.0))
-        finally:
-            server.stop()
-        server = Server("service", CASES["service (LiteRT)"], Path(logs), args.gunicorn)
-        try:
-            found["SIGTERM to exit, slow connections held (s)"] = asyncio.run(
-                sigterm_while_held(server, args.per_kind)
-            )
-        finally:
-            server.stop()
+    with served(*args.gunicorn) as server:
+        found = asyncio.run(attack(server.port, args.per_kind, args.hold, 5.0))
+    with served(*args.gunicorn) as server:
+        found["SIGTERM to exit, slow connections held (s)"] = asyncio.run(
+            sigterm_while_held(server, args.per_kind)
+        )
     total = args.per_kind * len(KINDS)
     print(f"{total} slow connections ({', '.join(KINDS)}), held {args.hold:.0f} s:")
     print(json.dumps(found, indent=2))

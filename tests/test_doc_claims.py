@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import BENCHES
 from soulsync.api import openapi_document
 from soulsync.config import OPEN_PATHS, OPERATOR_PATHS
 from soulsync.questionnaire import CONTRACT_EXAMPLE
@@ -60,6 +61,7 @@ NOT_RUN_HERE = {
     "check-model where it lies",
     "make check-model": ".ci/run runs it where ../shared/data lies",
     "make bench": "a benchmark of minutes that prints numbers (docs/performance.md), not a test",
+    ".venv/bin/python -m bench": "a benchmark that prints numbers, not a test",
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
@@ -365,8 +367,12 @@ MEASURED = re.compile(
     r"\d\s?(ms|µs|us|s|MB|MiB|GB|req/s|rps)\b|\bmeasured\b|\bp(50|99)\b|this project's 2-core",
     re.I,
 )
-#: A command in backticks: a make target, a file of the repository, or the soulsync command.
-COMMAND = re.compile(r"`(make\s+[a-z-]+|[\w./-]+\.(?:py|sh)|\.venv/bin/\w+ [^`]+|soulsync \w[^`]*)")
+#: A command in backticks: a make target, a file of the repository, a bench, or the soulsync
+#: command.
+COMMAND = re.compile(
+    r"`(make\s+[a-z-]+|[\w./-]+\.(?:py|sh)|\.venv/bin/\w+ [^`]+|python -m bench [a-z-]+"
+    r"|soulsync \w[^`]*)"
+)
 
 
 def blocks(text: str) -> list[tuple[int, str, str]]:
@@ -387,6 +393,8 @@ def exists(command: str) -> bool:
         return re.search(rf"^{re.escape(command.split()[1])}:", makefile, re.M) is not None
     if command.startswith("soulsync "):
         return True
+    if bench := re.search(r"python -m bench ([a-z-]+)", command):
+        return bench[1] in BENCHES
     path = command.split()[-1] if command.startswith(".venv") else command
     return (ROOT / path.split()[0]).exists()
 
