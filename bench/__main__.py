@@ -10,6 +10,8 @@ import sys
 #: Each bench: its module in this package, and whether the standard set has it.
 BENCHES = {
     "throughput": ("bench.throughput", True),
+    "ledger": ("bench.ledger", True),
+    "hostile": ("bench.hostile", True),
     "drift-noise": ("bench.drift_noise", False),
     "export-rows": ("bench.export_rows", False),
 }
