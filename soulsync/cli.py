@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from soulsync import api, config
+from soulsync import api, setting_pages
 from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
@@ -165,7 +165,7 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> int:
-    text = config.env_example() if args.format == "env" else config.markdown_page()
+    text = setting_pages.env_example() if args.format == "env" else setting_pages.markdown_page()
     sys.stdout.write(text)
     return 0
 

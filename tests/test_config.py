@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from soulsync.app import create_app
-from soulsync.config import (
-    SERVER_SETTINGS,
-    ConfigError,
-    env_example,
-    from_environment,
-    markdown_page,
-    server_settings,
-)
+from soulsync.config import SERVER_SETTINGS, ConfigError, from_environment, server_settings
+from soulsync.setting_pages import env_example, markdown_page
 
 ROOT = Path(__file__).resolve().parents[1]
 
