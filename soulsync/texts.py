@@ -14,7 +14,7 @@ filled in (`{limit}`) keeps its name in every language.
 from __future__ import annotations
 
 from soulsync.inference.decision import RiskLevel
-from soulsync.questionnaire import Kind, Question
+from soulsync.question import Kind, Question
 from soulsync.translations import Message
 
 #: Shown with every screening result, and in the docs: who can diagnose, and where to start.

@@ -157,7 +157,12 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
         ),
         # The ground floor: the questionnaire reads its labels in every language from the
         # catalogs, which import nothing of the project.
-        ("soulsync/questionnaire.py", ("soulsync",), ("soulsync.translations",)),
+        (
+            "soulsync/questionnaire.py",
+            ("soulsync",),
+            ("soulsync.translations", "soulsync.question"),
+        ),
+        ("soulsync/question.py", ("soulsync",), ("soulsync.translations",)),
         ("soulsync/translations", ("soulsync",), ()),
         (
             "soulsync/texts.py",

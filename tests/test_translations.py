@@ -15,7 +15,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from soulsync import texts
-from soulsync.questionnaire import QUESTIONS, Kind
+from soulsync.question import Kind
+from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE, Message, catalog
 
 ROOT = Path(__file__).resolve().parents[1]

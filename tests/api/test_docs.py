@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind
+from soulsync.question import Kind
+from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_SPEC = ROOT / "openapi" / "openapi.json"
