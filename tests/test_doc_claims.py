@@ -11,8 +11,8 @@
   reads as a measurement (MEASURED) must name a command (a make target or a file of the
   repository, in backticks) in itself, the paragraph before it, or its section's heading.
 
-Claims in pages other engineers are rewriting in this round fail today: each is an xfail that
-names the exact claim (strict, so that the mark goes once the page is fixed).
+A claim known to be stale is an xfail that names it exactly (strict, so that the mark goes once
+the page is fixed).
 """
 
 from __future__ import annotations

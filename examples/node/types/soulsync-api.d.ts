@@ -25,7 +25,7 @@ export interface paths {
                     lang?: components["parameters"]["lang"];
                 };
                 header?: {
-                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
                     "Accept-Language"?: components["parameters"]["Accept-Language"];
                 };
                 path?: never;
@@ -79,7 +79,7 @@ export interface paths {
                     lang?: components["parameters"]["lang"];
                 };
                 header?: {
-                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
                     "Accept-Language"?: components["parameters"]["Accept-Language"];
                 };
                 path?: never;
@@ -181,7 +181,7 @@ export interface paths {
                     lang?: components["parameters"]["lang"];
                 };
                 header?: {
-                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
                     "Accept-Language"?: components["parameters"]["Accept-Language"];
                 };
                 path?: never;
@@ -278,7 +278,7 @@ export interface paths {
                     lang?: components["parameters"]["lang"];
                 };
                 header?: {
-                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
                     "Accept-Language"?: components["parameters"]["Accept-Language"];
                 };
                 path?: never;
@@ -376,7 +376,7 @@ export interface paths {
                     lang?: components["parameters"]["lang"];
                 };
                 header?: {
-                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+                    /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
                     "Accept-Language"?: components["parameters"]["Accept-Language"];
                 };
                 path?: never;
@@ -1340,7 +1340,7 @@ export interface components {
          * @example id
          */
         lang: string;
-        /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English, exactly as before languages were negotiated. */
+        /** @description The languages the reader prefers, with quality values (RFC 9110), such as `id-ID,id;q=0.9,en;q=0.8`: en (English), id (Indonesian); English when neither asks for a language the service speaks. The reply says which in Content-Language. Without it (and without `lang`) the reply is English and has no `risk_level_text`, as the existing clients read it. */
         "Accept-Language": string;
     };
     requestBodies: never;
