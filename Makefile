@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The survey's two CSV files, for `make train` and `make check-model` only: they are not in this
+# repository (docs/model.md says where to get them); the team's machines keep them here.
 DATA   ?= ../shared/data
 PORT   ?= 8080
 HOST   ?= 127.0.0.1
@@ -68,13 +70,16 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+NO_DATA := the survey data is not in $(DATA): download its two CSV files (docs/model.md) into a folder and pass DATA=folder
 train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec, the smoke answers and the drift alert
+	@test -d "$(DATA)" || { echo "make train: $(NO_DATA)"; exit 2; }
 	$(BIN)/soulsync train --data $(DATA)
 	$(BIN)/soulsync openapi openapi/openapi.json
 	$(BIN)/python scripts/smoke_expected.py
 	$(BIN)/python scripts/drift_alert.py
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
+	@test -d "$(DATA)" || { echo "make check-model: $(NO_DATA)"; exit 2; }
 	$(BIN)/soulsync check-model --data $(DATA)
 
 openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)

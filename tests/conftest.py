@@ -22,7 +22,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def contract() -> dict:
-    """The wire contract with the old clients (contract.md): keys, codes, example, replies."""
+    """The wire contract with the old clients (tests/fixtures/contract.json): keys, codes,
+    example, replies."""
     return json.loads((FIXTURES / "contract.json").read_text(encoding="utf-8"))
 
 
