@@ -58,6 +58,9 @@ class Question:
     student_column: str | None
     #: What a scale's lowest and highest codes mean; None where the number says it (hours).
     anchors: tuple[str, str] | None = None
+    #: A count's answer said with its unit ("{code} hours"), where the number alone would not
+    #: say what it counts.
+    unit: Message | None = None
     #: The codes in the order a person reads the options, where code order is not it.
     display_order: tuple[int, ...] | None = None
 
@@ -111,11 +114,15 @@ class Question:
         return {self.min_code: translate(low), self.max_code: translate(high)}
 
     def answer_label(self, code: int, language: str = "en") -> str:
-        """An answer as a factor names it, in one of LANGUAGES: the option's label, or for a
-        scale with anchors the number with its scale ("4 of 5 (5 = very high)")."""
-        if self.anchors is None:
+        """An answer as a factor names it, in one of LANGUAGES: the option's label; for a
+        scale with anchors the number with its scale ("4 of 5 (5 = very high)"); for a count
+        the number with its unit ("4 hours")."""
+        if self.anchors is not None:
+            said = ANSWER_ON_SCALE.format(code=code, high_code=self.max_code, high=self.anchors[1])
+        elif self.unit is not None:
+            said = self.unit.format(code=code)
+        else:
             return self.option(code).label(language)
-        said = ANSWER_ON_SCALE.format(code=code, high_code=self.max_code, high=self.anchors[1])
         return said.said(catalog(language).gettext)
 
     def option(self, code: int) -> Option:

@@ -25,12 +25,14 @@ def _scale(low: int, high: int) -> tuple[Option, ...]:
 _NO_YES = (Option(0, Message("No")), Option(1, Message("Yes")))
 #: What the ends of the 1-to-5 scales mean, as their questions say it.
 _LOW_HIGH = (Message("very low"), Message("very high"))
+# TRANSLATORS: a factor's answer in hours, e.g. "4 hours".
+_HOURS = Message("{code} hours")
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
         key="Gender",
         name_en=Message("Gender"),
-        text_en=Message("Gender"),
+        text_en=Message("What is your gender?"),
         kind=Kind.CATEGORICAL,
         options=(Option(0, Message("Female")), Option(1, Message("Male"))),
         professional_column="Gender",
@@ -42,7 +44,7 @@ QUESTIONS: tuple[Question, ...] = (
         text_en=Message("Are you a working professional or a student?"),
         kind=Kind.CATEGORICAL,
         options=(
-            Option(0, Message("Student")),
+            Option(0, Message("Student"), former_labels=("Pelajar/Mahasiswa",)),
             Option(1, Message("Working Professional"), former_labels=("Pekerja Profesional",)),
         ),
         professional_column=None,
@@ -122,6 +124,7 @@ QUESTIONS: tuple[Question, ...] = (
         options=_scale(0, 12),
         professional_column="Work Hours",
         student_column="Study Hours",
+        unit=_HOURS,
     ),
     Question(
         key="FinancialStress",

@@ -127,5 +127,5 @@ def allowed(question: Question) -> Message:
     """A one-line, human-readable list of what a question accepts."""
     if question.kind is Kind.SCALE:
         return ALLOWED_SCALE.format(low=question.min_code, high=question.max_code)
-    listed = tuple(OPTION_SHOWN.format(code=o.code, label=o.en) for o in question.options)
+    listed = tuple(OPTION_SHOWN.format(code=o.code, label=o.en) for o in question.shown_options)
     return ALLOWED_OPTIONS.format(listed=listed)

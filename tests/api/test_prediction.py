@@ -80,7 +80,7 @@ BAD_VALUES = [
     ("Pressure", 0, "an integer from 1 to 5"),
     ("WSHours", 13, "an integer from 0 to 12"),
     ("WSHours", -1, "an integer from 0 to 12"),
-    ("SleepDr", 4, "0 (5-6 hours), 1 (7-8 hours), 2 (Less than 5 hours), 3 (More than 8 hours)"),
+    ("SleepDr", 4, "2 (Less than 5 hours), 0 (5-6 hours), 1 (7-8 hours), 3 (More than 8 hours)"),
     ("SleepDr", "9 hours", "one of those labels"),
     ("FinancialStress", "3.5", "an integer from 1 to 5"),
     ("FinancialStress", "high", "an integer from 1 to 5"),

@@ -724,15 +724,15 @@ export interface components {
         };
         Questionnaire: {
             /**
-             * @description Gender. Codes: 0 = 'Female' / 'Perempuan', 1 = 'Male' / 'Laki-laki'.
+             * @description What is your gender?. Codes: 0 = 'Female' / 'Perempuan', 1 = 'Male' / 'Laki-laki'.
              * @example 1
              */
             Gender: (0 | 1) | ("0" | "1" | "Female" | "Perempuan" | "Male" | "Laki-laki");
             /**
-             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/Mahasiswa', 1 = 'Working Professional' / 'Pekerja'.
+             * @description Are you a working professional or a student?. Codes: 0 = 'Student' / 'Pelajar/mahasiswa', 1 = 'Working Professional' / 'Pekerja'.
              * @example 0
              */
-            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/Mahasiswa" | "Working Professional" | "Pekerja" | "Pekerja Profesional");
+            WorkOrStudent: (0 | 1) | ("0" | "1" | "Student" | "Pelajar/mahasiswa" | "Working Professional" | "Pekerja" | "Pelajar/Mahasiswa" | "Pekerja Profesional");
             /**
              * @description Academic pressure (students) or work pressure (professionals), from 1 (very low) to 5 (very high). Codes: 1 to 5.
              * @example 4
