@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from soulsync.api.state import EXTENSION
 from soulsync.app import create_app
 from soulsync.inference.card import ModelCard
+from soulsync.inference.model_folder import SHIPPED_MODEL_DIR, TFLITE_FILE, read_card, write_card
 from soulsync.inference.screening import Screener
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -55,3 +60,26 @@ def app():
 def screener(app) -> Screener:
     """The app's screener (model, card and decision rules)."""
     return app.extensions[EXTENSION].screener
+
+
+@pytest.fixture
+def app_deciding_at(tmp_path: Path) -> Callable[[float], Flask]:
+    """An app serving the shipped model from a folder of its own whose card puts every group's
+    threshold at the given probability (the bands from there): a model folder like any other,
+    so that a test can choose the result without touching the app."""
+
+    def build(threshold: float) -> Flask:
+        folder = tmp_path / f"deciding-at-{threshold}"
+        folder.mkdir()
+        shutil.copy(SHIPPED_MODEL_DIR / TFLITE_FILE, folder)
+        card = read_card(SHIPPED_MODEL_DIR / TFLITE_FILE).model_card
+        assert card is not None
+        bands = (max(threshold, 0.5), max(threshold, 0.8))
+        groups = {
+            name: replace(group, threshold=threshold, band_starts=bands)
+            for name, group in card.decision.groups.items()
+        }
+        write_card(replace(card, decision=replace(card.decision, groups=groups)), folder)
+        return create_app({"TESTING": True, "MODEL_PATH": str(folder / TFLITE_FILE)})
+
+    return build
