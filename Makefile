@@ -13,7 +13,7 @@ SERVING := $(VENV)/.serving-installed
 DEVELOP := $(VENV)/.develop-installed
 # Every install takes its exact versions from the locks in requirements/ (made from pyproject.toml
 # by `make lock`, docs/dependencies.md), checks each file's hash and resolves nothing (--no-deps:
-# a missing pin fails loudly). scripts/lock.py check stops a stale lock first.
+# a missing pin fails loudly). generators/lock.py check stops a stale lock first.
 LOCKS      := requirements/build.txt requirements/serving.txt requirements/develop.txt \
               requirements/inputs.sha256
 PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
@@ -33,7 +33,7 @@ $(BIN)/python:
 
 # The serving install: what the container runs (no TensorFlow, no test tools).
 $(SERVING): pyproject.toml $(LOCKS) | $(BIN)/python
-	@$(PYTHON) scripts/lock.py check
+	@$(PYTHON) generators/lock.py check
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/serving.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
@@ -42,7 +42,7 @@ $(SERVING): pyproject.toml $(LOCKS) | $(BIN)/python
 
 # The development install: serving, training (TensorFlow) and the test tools.
 $(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
-	@$(PYTHON) scripts/lock.py check
+	@$(PYTHON) generators/lock.py check
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/develop.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
@@ -71,8 +71,8 @@ format: $(DEVELOP)  ## let ruff fix what it can
 train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec, the smoke answers and the drift alert
 	$(BIN)/soulsync train --data $(DATA)
 	$(BIN)/soulsync openapi openapi/openapi.json
-	$(BIN)/python scripts/smoke_expected.py
-	$(BIN)/python scripts/drift_alert.py
+	$(BIN)/python -m generators.smoke_expected
+	$(BIN)/python -m generators.drift_alert
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)
@@ -81,11 +81,11 @@ openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it i
 	$(BIN)/soulsync openapi openapi/openapi.json
 
 alerts: $(DEVELOP)  ## regenerate alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card (a test fails while one is stale)
-	$(BIN)/python scripts/service_alerts.py
-	$(BIN)/python scripts/drift_alert.py
+	$(BIN)/python -m generators.service_alerts
+	$(BIN)/python -m generators.drift_alert
 
 smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
-	$(BIN)/python scripts/smoke_expected.py
+	$(BIN)/python -m generators.smoke_expected
 
 # The Node example's packages, exactly as its package-lock.json pins them (npm registry).
 NODE_EXAMPLE := examples/node
@@ -118,7 +118,7 @@ bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/python scripts/lock.py compile $(if $(UPGRADE),--upgrade=$(UPGRADE))
+	$(BIN)/python generators/lock.py compile $(if $(UPGRADE),--upgrade=$(UPGRADE))
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info

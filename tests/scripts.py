@@ -24,4 +24,3 @@ def load(name: str) -> ModuleType:
 
 
 model_changes = load("model_changes")
-smoke_expected = load("smoke_expected")

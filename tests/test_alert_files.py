@@ -2,7 +2,7 @@
 Monitoring's formats with their required fields, every metric they name exists (Cloud Run's, or
 the service's own as its /metrics shows them), every burn-rate alert names an SLO of alerts/slo
 and has a volume guard over its own window, the generated files are what their scripts make
-(scripts/service_alerts.py from the SLOs and prod's maximum instances, scripts/drift_alert.py
+(generators/service_alerts.py from the SLOs and prod's maximum instances, generators/drift_alert.py
 from the shipped model), the drift alert computes what GET /monitoring computes, and `make
 apply-alerts`'s script sends them as it should."""
 
@@ -22,6 +22,7 @@ from typing import ClassVar
 import pytest
 import yaml
 
+from generators import drift_alert, service_alerts
 from soulsync.inference.drift import SHIFT_FROM, psi
 from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
@@ -32,9 +33,6 @@ ALERTS = ROOT / "alerts"
 POLICIES = sorted((ALERTS / "policies").glob("*.json"))
 SLOS = sorted((ALERTS / "slo").glob("*.json"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
-sys.path.insert(0, str(ROOT / "scripts"))
-import drift_alert  # noqa: E402  (scripts/ is not a package)
-import service_alerts  # noqa: E402
 
 #: Cloud Run's metrics the files may name, as Google's list of Google Cloud metrics gives them
 #: (https://cloud.google.com/monitoring/api/metrics_gcp, "run").
@@ -171,7 +169,7 @@ def test_the_numbers_are_the_deployments() -> None:
 
 def test_service_alerts_are_generated_from_the_slos_and_the_pipeline() -> None:
     """`make alerts` after changing prod's max_instances or an SLO: the committed files are
-    what scripts/service_alerts.py writes."""
+    what generators/service_alerts.py writes."""
     for name, document in service_alerts.files().items():
         assert load(ALERTS / name) == document, f"alerts/{name} is stale: run `make alerts`"
 

@@ -4,7 +4,6 @@ service's versions the tested ones, and this environment exactly what they pin."
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import json
 import shutil
 import sys
@@ -15,10 +14,9 @@ import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
+from generators import lock
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("lock", ROOT / "scripts" / "lock.py")
-lock = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lock)
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 LOCKS = {path.name: path for path in lock.LOCKS}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deploy import smoke
+from generators import smoke_expected
 from soulsync.questionnaire import GROUPS
-from tests.scripts import smoke_expected
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "smoke-expected.json"

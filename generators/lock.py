@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The dependency locks in requirements/: make them (`make lock`) and check them.
 
-    python3 scripts/lock.py compile [--upgrade all|A,B]  refresh the locks (uv, then pip checks)
-    python3 scripts/lock.py check                       fail unless the locks are up to date
-    python3 scripts/lock.py compare LOCK < FREEZE       an install's name==version lines vs LOCK
+    python3 generators/lock.py compile [--upgrade all|A,B]  refresh the locks (uv, then pip checks)
+    python3 generators/lock.py check                       fail unless the locks are up to date
+    python3 generators/lock.py compare LOCK < FREEZE       an install's name==version lines vs LOCK
 
 The locks, each with every pin's hashes, made by uv from pyproject.toml:
     requirements/develop.txt   serving + the `train` and `test` extras: what `make test` installs
@@ -221,8 +221,8 @@ def compile_locks(upgrade: str | None) -> int:
     arches = " and ".join(sorted({arch for _, arch in TARGETS}))
     print(f"checked with pip: each lock installs on Python {pythons}, on {arches} Linux")
     DIGEST.write_text(
-        "# sha256 of what the locks were made from (scripts/lock.py `inputs`): pyproject.toml's\n"
-        "# dependency declarations, build.in and constraints.in. Written by `make lock`.\n"
+        "# sha256 of the locks' inputs (generators/lock.py `inputs`): pyproject.toml's dependency\n"
+        "# declarations, build.in and constraints.in. Written by `make lock`.\n"
         f"{inputs_digest()}\n",
         encoding="utf-8",
     )
