@@ -20,9 +20,9 @@ PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve develop test quick lint format lock train check-model openapi settings \
-        translations bench smoke-expected types alerts apply-alerts container-test pipeline release \
-        trigger promote rollback status clean
+.PHONY: help serve develop test quick lint format lock train check-model generated openapi \
+        settings translations bench smoke-expected types alerts apply-alerts container-test \
+        pipeline release trigger promote rollback status clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -68,47 +68,34 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec, the smoke answers and the drift alert
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/ and what follows from it: the spec, the smoke answers, the alerts
 	$(BIN)/soulsync train --data $(DATA)
-	$(BIN)/soulsync openapi openapi/openapi.json
-	$(BIN)/python -m generators.smoke_expected
-	$(BIN)/python -m generators.drift_alert
+	$(BIN)/python -m generators openapi smoke-expected alerts
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
 	$(BIN)/soulsync check-model --data $(DATA)
-
-openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
-	$(BIN)/soulsync openapi openapi/openapi.json
-
-alerts: $(DEVELOP)  ## regenerate alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card (a test fails while one is stale)
-	$(BIN)/python -m generators.service_alerts
-	$(BIN)/python -m generators.drift_alert
-
-smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
-	$(BIN)/python -m generators.smoke_expected
 
 # The Node example's packages, exactly as its package-lock.json pins them (npm registry).
 NODE_EXAMPLE := examples/node
 $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund
 
-types: $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## regenerate the Node example's TypeScript types from openapi/openapi.json (a test fails while they are stale)
-	cd $(NODE_EXAMPLE) && npx --no-install openapi-typescript ../../openapi/openapi.json --output types/soulsync-api.d.ts
+# The generated files (generators/__init__.py lists them; docs/development.md, "Generated
+# files"): each target below rewrites its own, `make generated` all of them, and
+# tests/test_generated.py fails while one is stale.
+generated: | $(BIN)/python  ## rewrite every generated file: the locks if pyproject.toml's dependencies moved, then all the rest
+	@$(PYTHON) generators/lock.py check || $(MAKE) lock
+	$(MAKE) develop $(NODE_EXAMPLE)/node_modules/.package-lock.json
+	$(BIN)/python -m generators
 
-settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
-	$(BIN)/soulsync settings env > .env.example
-	$(BIN)/soulsync settings markdown > docs/configuration.md
-
-# The message catalogs (docs/api.md, "Languages"): every Message("...") in soulsync/ into the
-# template, the template into each language's catalog, each catalog compiled for serving.
-CATALOGS := soulsync/translations
-translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messages.pot, merge it into each language's .po, compile the .mo files (a test fails while one is stale)
-	$(BIN)/pybabel extract --mapping-file=babel.cfg --no-default-keywords --keyword=Message \
-	  --add-comments=TRANSLATORS: --add-location=file --sort-by-file --no-wrap --omit-header \
-	  --output-file=$(CATALOGS)/messages.pot soulsync
-	$(BIN)/pybabel update --input-file=$(CATALOGS)/messages.pot --output-dir=$(CATALOGS) \
-	  --no-wrap --ignore-obsolete --ignore-pot-creation-date
-	$(BIN)/pybabel compile --directory=$(CATALOGS) --statistics
+openapi: $(DEVELOP)  ## rewrite openapi/openapi.json from the app
+types: $(DEVELOP) $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## rewrite the Node example's TypeScript types from openapi/openapi.json (openapi-typescript)
+translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messages.pot, merge it into each language's .po, compile the .mo files (pybabel)
+settings: $(DEVELOP)  ## rewrite .env.example and docs/configuration.md from soulsync/config.py
+smoke-expected: $(DEVELOP)  ## rewrite deploy/smoke-expected.json from the shipped model
+alerts: $(DEVELOP)  ## rewrite alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card
+openapi types translations settings smoke-expected alerts:
+	$(BIN)/python -m generators $@
 
 bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }

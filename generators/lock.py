@@ -80,6 +80,15 @@ def inputs_digest(root: Path = ROOT) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def digest_file() -> str:
+    """requirements/inputs.sha256 as `make lock` writes it, for these inputs."""
+    return (
+        "# sha256 of the locks' inputs (generators/lock.py `inputs`): pyproject.toml's dependency\n"
+        "# declarations, build.in and constraints.in. Written by `make lock`.\n"
+        f"{inputs_digest()}\n"
+    )
+
+
 def recorded_digest() -> str | None:
     if not DIGEST.exists():
         return None
@@ -220,12 +229,7 @@ def compile_locks(upgrade: str | None) -> int:
     pythons = " and ".join(sorted({python for python, _ in TARGETS}))
     arches = " and ".join(sorted({arch for _, arch in TARGETS}))
     print(f"checked with pip: each lock installs on Python {pythons}, on {arches} Linux")
-    DIGEST.write_text(
-        "# sha256 of the locks' inputs (generators/lock.py `inputs`): pyproject.toml's dependency\n"
-        "# declarations, build.in and constraints.in. Written by `make lock`.\n"
-        f"{inputs_digest()}\n",
-        encoding="utf-8",
-    )
+    DIGEST.write_text(digest_file(), encoding="utf-8")
     return 0
 
 
