@@ -38,7 +38,9 @@ LOCKS = (BUILD, SERVING, DEVELOP)
 BUILD_IN = REQUIREMENTS / "build.in"
 CONSTRAINTS_IN = REQUIREMENTS / "constraints.in"
 DIGEST = REQUIREMENTS / "inputs.sha256"
-REFRESH = "run `make lock` (docs/dependencies.md)"
+#: What rewrites the locks, as each of them and inputs.sha256 says in its header.
+COMMAND = "make lock"
+REFRESH = f"run `{COMMAND}` (docs/dependencies.md)"
 
 #: Where every lock must install: Cloud Build's python:3.12-slim, the 3.11 stand-in and laptops,
 #: on both Linux architectures. Wheels for glibc 2.36 (Debian 12, the oldest base) or older.
@@ -84,7 +86,7 @@ def digest_file() -> str:
     """requirements/inputs.sha256 as `make lock` writes it, for these inputs."""
     return (
         "# sha256 of the locks' inputs (generators/lock.py `inputs`): pyproject.toml's dependency\n"
-        "# declarations, build.in and constraints.in. Written by `make lock`.\n"
+        f"# declarations, build.in and constraints.in. Written by `{COMMAND}`.\n"
         f"{inputs_digest()}\n"
     )
 
@@ -197,6 +199,7 @@ def compile_locks(upgrade: str | None) -> int:
     common = [
         _uv(), "pip", "compile", "--quiet", "--universal", "--generate-hashes",
         "--python-version", requires_python.removeprefix(">=").strip(), "--fork-strategy", "fewest",
+        f"--custom-compile-command={COMMAND}",
     ]  # fmt: skip
     if upgrade == "all":
         common.append("--upgrade")
@@ -222,7 +225,7 @@ def compile_locks(upgrade: str | None) -> int:
         print(
             "The locks are not usable, and inputs.sha256 is left as it was. A version that "
             '"requires a different python" passed uv (it ignores upper bounds of Requires-Python): '
-            "hold it back in requirements/constraints.in, then run `make lock` again.",
+            f"hold it back in requirements/constraints.in, then run `{COMMAND}` again.",
             file=sys.stderr,
         )
         return 1
