@@ -142,7 +142,11 @@ GENERATED = (
 
 def main(argv: list[str] | None = None) -> int:
     targets = [entry.target for entry in GENERATED]
-    parser = argparse.ArgumentParser(prog="python -m generators", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m generators",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=", ".join(targets))
     parser.add_argument("--check", action="store_true", help="write nothing, name what is stale")
     args = parser.parse_args(argv)
