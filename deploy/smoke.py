@@ -7,7 +7,7 @@ questionnaires answered exactly as expected, and a bad body refused with 422.
                                  [--id-token-audience AUDIENCE] [--expect-private]
 
 The expected answers are generated from the shipped model by `make smoke-expected`
-(scripts/smoke_expected.py). Only the standard library: this runs in Cloud Build's cloud-sdk
+(generators/smoke_expected.py). Only the standard library: this runs in Cloud Build's cloud-sdk
 image and beside the container check.
 
 Authentication, as the service requires it:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from generators import NODE_EXAMPLE
 from soulsync.api.state import EXTENSION
 from soulsync.app import create_app
 from soulsync.inference.card import ModelCard
@@ -83,3 +85,26 @@ def app_deciding_at(tmp_path: Path) -> Callable[[float], Flask]:
         return create_app({"TESTING": True, "MODEL_PATH": str(folder / TFLITE_FILE)})
 
     return build
+
+
+@pytest.fixture(scope="session")
+def npm_installed() -> Path:
+    """node, and the Node example's packages as package-lock.json pins them (`npm ci`, from the
+    npm registry, only when node_modules is missing or older than the lock). Skipped where node
+    is missing, saying so; CI sets SOULSYNC_NODE_REQUIRED (.ci/run), and there it fails."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = "node" if node is None else "npm"
+        if os.environ.get("SOULSYNC_NODE_REQUIRED"):
+            pytest.fail(f"{missing} is missing, and CI must run the Node example (.ci/run)")
+        pytest.skip(f"{missing} is not installed: the Node example (examples/node) is not run")
+    installed = NODE_EXAMPLE / "node_modules" / ".package-lock.json"
+    lock = NODE_EXAMPLE / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_EXAMPLE,
+            check=True,
+            timeout=600,
+        )
+    return NODE_EXAMPLE

@@ -63,7 +63,8 @@ NOT_RUN_HERE = {
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
-    "make lock": "rewrites the locks from PyPI (tests/test_lock.py checks them)",
+    "make lock": "rewrites the locks from PyPI (tests/test_generated.py and tests/test_lock.py "
+    "check them)",
     "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
