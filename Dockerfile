@@ -24,13 +24,13 @@ RUN /tools/bin/pip install --require-hashes --no-deps -r requirements/build.txt 
     && rm -rf "$site"/ai_edge_litert/libLiteRtWebGpuAccelerator.so "$site"/ai_edge_litert/tools \
               "$site"/ai_edge_litert/vendors \
     && find "$site"/numpy -type d -name tests -prune -exec rm -rf {} +
-# The project. A lock made from another pyproject.toml stops the build (scripts/lock.py check),
+# The project. A lock made from another pyproject.toml stops the build (generators/lock.py check),
 # and so does a dependency the lock lacks (--no-index: pip may only find it installed).
 COPY pyproject.toml README.md ./
 COPY requirements ./requirements
-COPY scripts/lock.py ./scripts/
+COPY generators/lock.py ./generators/
 COPY soulsync ./soulsync
-RUN python3 scripts/lock.py check \
+RUN python3 generators/lock.py check \
     && /tools/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && /tools/bin/pip --python /opt/venv/bin/python install --no-index --root /staging /wheels/*.whl
 

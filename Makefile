@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The survey's two CSV files, for `make train` and `make check-model` only: they are not in this
+# repository (docs/model.md says where to get them); the team's machines keep them here.
 DATA   ?= ../shared/data
 PORT   ?= 8080
 HOST   ?= 127.0.0.1
@@ -13,16 +15,16 @@ SERVING := $(VENV)/.serving-installed
 DEVELOP := $(VENV)/.develop-installed
 # Every install takes its exact versions from the locks in requirements/ (made from pyproject.toml
 # by `make lock`, docs/dependencies.md), checks each file's hash and resolves nothing (--no-deps:
-# a missing pin fails loudly). scripts/lock.py check stops a stale lock first.
+# a missing pin fails loudly). generators/lock.py check stops a stale lock first.
 LOCKS      := requirements/build.txt requirements/serving.txt requirements/develop.txt \
               requirements/inputs.sha256
 PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help serve develop test quick lint format lock train check-model openapi settings \
-        translations bench smoke-expected types alerts apply-alerts container-test pipeline release \
-        trigger promote rollback status clean
+.PHONY: help serve develop test quick lint format lock train check-model generated openapi \
+        settings translations bench smoke-expected types alerts apply-alerts container-test \
+        pipeline release trigger promote rollback status clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' \
@@ -33,7 +35,7 @@ $(BIN)/python:
 
 # The serving install: what the container runs (no TensorFlow, no test tools).
 $(SERVING): pyproject.toml $(LOCKS) | $(BIN)/python
-	@$(PYTHON) scripts/lock.py check
+	@$(PYTHON) generators/lock.py check
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/serving.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
@@ -42,7 +44,7 @@ $(SERVING): pyproject.toml $(LOCKS) | $(BIN)/python
 
 # The development install: serving, training (TensorFlow) and the test tools.
 $(DEVELOP): pyproject.toml $(LOCKS) | $(BIN)/python
-	@$(PYTHON) scripts/lock.py check
+	@$(PYTHON) generators/lock.py check
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/develop.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
@@ -68,47 +70,37 @@ format: $(DEVELOP)  ## let ruff fix what it can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/, the spec, the smoke answers and the drift alert
+NO_DATA := the survey data is not in $(DATA): download its two CSV files (docs/model.md) into a folder and pass DATA=folder
+train: $(DEVELOP)  ## retrain on $(DATA), rewrite the shipped model in soulsync/model/ and what follows from it: the spec, the smoke answers, the alerts
+	@test -d "$(DATA)" || { echo "make train: $(NO_DATA)"; exit 2; }
 	$(BIN)/soulsync train --data $(DATA)
-	$(BIN)/soulsync openapi openapi/openapi.json
-	$(BIN)/python scripts/smoke_expected.py
-	$(BIN)/python scripts/drift_alert.py
+	$(BIN)/python -m generators openapi smoke-expected alerts
 
 check-model: $(DEVELOP)  ## retrain on $(DATA) and check the shipped model is what training makes of it
+	@test -d "$(DATA)" || { echo "make check-model: $(NO_DATA)"; exit 2; }
 	$(BIN)/soulsync check-model --data $(DATA)
-
-openapi: $(DEVELOP)  ## regenerate openapi/openapi.json (a test fails while it is stale)
-	$(BIN)/soulsync openapi openapi/openapi.json
-
-alerts: $(DEVELOP)  ## regenerate alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card (a test fails while one is stale)
-	$(BIN)/python scripts/service_alerts.py
-	$(BIN)/python scripts/drift_alert.py
-
-smoke-expected: $(DEVELOP)  ## regenerate deploy/smoke-expected.json from the shipped model (a test fails while it is stale)
-	$(BIN)/python scripts/smoke_expected.py
 
 # The Node example's packages, exactly as its package-lock.json pins them (npm registry).
 NODE_EXAMPLE := examples/node
 $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund
 
-types: $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## regenerate the Node example's TypeScript types from openapi/openapi.json (a test fails while they are stale)
-	cd $(NODE_EXAMPLE) && npx --no-install openapi-typescript ../../openapi/openapi.json --output types/soulsync-api.d.ts
+# The generated files (generators/__init__.py lists them; docs/development.md, "Generated
+# files"): each target below rewrites its own, `make generated` all of them, and
+# tests/test_generated.py fails while one is stale.
+generated: | $(BIN)/python  ## rewrite every generated file: the locks if pyproject.toml's dependencies moved, then all the rest
+	@$(PYTHON) generators/lock.py check || $(MAKE) lock
+	$(MAKE) develop $(NODE_EXAMPLE)/node_modules/.package-lock.json
+	$(BIN)/python -m generators
 
-settings: $(DEVELOP)  ## regenerate .env.example and docs/configuration.md from soulsync/config.py
-	$(BIN)/soulsync settings env > .env.example
-	$(BIN)/soulsync settings markdown > docs/configuration.md
-
-# The message catalogs (docs/api.md, "Languages"): every Message("...") in soulsync/ into the
-# template, the template into each language's catalog, each catalog compiled for serving.
-CATALOGS := soulsync/translations
-translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messages.pot, merge it into each language's .po, compile the .mo files (a test fails while one is stale)
-	$(BIN)/pybabel extract --mapping-file=babel.cfg --no-default-keywords --keyword=Message \
-	  --add-comments=TRANSLATORS: --add-location=file --sort-by-file --no-wrap --omit-header \
-	  --output-file=$(CATALOGS)/messages.pot soulsync
-	$(BIN)/pybabel update --input-file=$(CATALOGS)/messages.pot --output-dir=$(CATALOGS) \
-	  --no-wrap --ignore-obsolete --ignore-pot-creation-date
-	$(BIN)/pybabel compile --directory=$(CATALOGS) --statistics
+openapi: $(DEVELOP)  ## rewrite openapi/openapi.json from the app
+types: $(DEVELOP) $(NODE_EXAMPLE)/node_modules/.package-lock.json  ## rewrite the Node example's TypeScript types from openapi/openapi.json (openapi-typescript)
+translations: $(DEVELOP)  ## extract the texts into soulsync/translations/messages.pot, merge it into each language's .po, compile the .mo files (pybabel)
+settings: $(DEVELOP)  ## rewrite .env.example and docs/configuration.md from soulsync/config.py
+smoke-expected: $(DEVELOP)  ## rewrite deploy/smoke-expected.json from the shipped model
+alerts: $(DEVELOP)  ## rewrite alerts/: the SLOs and their burn-rate alerts, max-instances.json from prod's max_instances, drift-shift.json from the shipped model's card
+openapi types translations settings smoke-expected alerts:
+	$(BIN)/python -m generators $@
 
 bench: $(DEVELOP)  ## the standard benches, `python -m bench standard` (docs/performance.md; COMPARE=dir: another checkout alike)
 	$(BIN)/python -m bench standard $(if $(COMPARE),--compare $(COMPARE))
@@ -117,7 +109,7 @@ bench: $(DEVELOP)  ## the standard benches, `python -m bench standard` (docs/per
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/python scripts/lock.py compile $(if $(UPGRADE),--upgrade=$(UPGRADE))
+	$(BIN)/python generators/lock.py compile $(if $(UPGRADE),--upgrade=$(UPGRADE))
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts *.egg-info

@@ -48,7 +48,7 @@ def gcloud(*args: str) -> str:
 
 def apply_policy(path: Path, project: str, service_id: str, channels: list[str]) -> None:
     text = path.read_text(encoding="utf-8")
-    # The SLOs' resource names in the burn-rate policies (scripts/service_alerts.py).
+    # The SLOs' resource names in the burn-rate policies (generators/service_alerts.py).
     slos = f"projects/{project}/services/{service_id}/"
     policy = json.loads(text.replace("projects/PROJECT_ID/services/SERVICE_ID/", slos))
     policy["notificationChannels"] = channels

@@ -7,7 +7,7 @@ questionnaires answered exactly as expected, and a bad body refused with 422.
                                  [--id-token-audience AUDIENCE] [--expect-private]
 
 The expected answers are generated from the shipped model by `make smoke-expected`
-(scripts/smoke_expected.py). Only the standard library: this runs in Cloud Build's cloud-sdk
+(generators/smoke_expected.py). Only the standard library: this runs in Cloud Build's cloud-sdk
 image and beside the container check.
 
 Authentication, as the service requires it:
@@ -35,13 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy import cloud
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "deploy" / "smoke-expected.json"
 API_KEY_VARIABLE = "SOULSYNC_SMOKE_API_KEY"
-#: The metadata server of Google's runtimes (Cloud Build steps included); GCE_METADATA_HOST
-#: names another one, as Google's client libraries allow.
-METADATA_HOST = os.environ.get("GCE_METADATA_HOST", "metadata.google.internal")
-IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
 #: What the smoke test waits on, and reads the served model's version from.
 READY_PATH = "/"
 #: A path the service answers without an API key (its OpenAPI document).
@@ -103,17 +101,12 @@ def id_token(audience: str, timeout: float = 10) -> str:
     """An ID token for `audience` from the metadata server, as Cloud Build documents for a
     user-specified service account ("Authorize service-to-service access")."""
     query = urllib.parse.urlencode({"audience": audience})
-    request = urllib.request.Request(
-        f"http://{METADATA_HOST}{IDENTITY_PATH}?{query}", headers={"Metadata-Flavor": "Google"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read().decode().strip()
-    except (urllib.error.URLError, OSError) as error:
+        return cloud.metadata(f"instance/service-accounts/default/identity?{query}", timeout)
+    except cloud.CloudError as error:
         raise SmokeError(
-            f"no ID token from the metadata server at {METADATA_HOST} ({error}): the build's "
-            "service account needs roles/iam.serviceAccountOpenIdTokenCreator on itself "
-            "(docs/deployment.md)"
+            f"no ID token ({error}): the build's service account needs "
+            "roles/iam.serviceAccountOpenIdTokenCreator on itself (docs/deployment.md)"
         ) from error
 
 

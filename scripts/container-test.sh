@@ -69,7 +69,7 @@ echo "image $((image_size / 1000000)) MB, base $((base_size / 1000000)) MB: adds
 echo "no TensorFlow or Keras in the image"
 freeze=$("${C[@]}" run --rm --entrypoint python "$TAG" -c "$FREEZE") \
   || fail "could not list the image's packages"
-printf '%s\n' "$freeze" | python3 scripts/lock.py compare requirements/serving.txt \
+printf '%s\n' "$freeze" | python3 generators/lock.py compare requirements/serving.txt \
   || fail "the image's dependencies are not the lock's"
 
 echo "== run"

@@ -17,7 +17,8 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import RequestRedirect
 
 from soulsync import api, config, event_loop, observability, security
-from soulsync.inference.drift import SCORE_EDGES, CountLayout
+from soulsync.inference.drift import SCORE_EDGES
+from soulsync.inference.drift_counts import CountLayout
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.screening import Screener
 from soulsync.metrics import LIVE_COUNTS, LiveCounts, ServiceMetrics

@@ -1,6 +1,6 @@
 """The `soulsync` command: `train` the model and `check-model` (both need the train extra),
 `monitor` drift from exports and `recalibrate` a model to local outcomes (both need the monitor
-extra), write the `openapi` document, print the `settings` as .env.example or as the docs' page.
+extra). The generated files have a command of their own (`python -m generators`).
 
 `monitor` exits 1 only for `shift` (a scheduled job reads it so); every failure of `monitor` or
 `recalibrate`, an extra this install lacks included, exits 2 with one line that says what to do.
@@ -9,13 +9,10 @@ extra), write the `openapi` document, print the `settings` as .env.example or as
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-from soulsync import api, config
-from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, SHIPPED_MODEL_DIR
 
@@ -158,21 +155,9 @@ def _recalibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _openapi(args: argparse.Namespace) -> int:
-    document = api.openapi_document(create_app())
-    args.file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return 0
-
-
-def _settings(args: argparse.Namespace) -> int:
-    text = config.env_example() if args.format == "env" else config.markdown_page()
-    sys.stdout.write(text)
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
-        prog="soulsync", description="SoulSync model service: training and generated files."
+        prog="soulsync", description="SoulSync model service: train, check, monitor, recalibrate."
     )
     commands = main_parser.add_subparsers(dest="command", required=True)
 
@@ -260,20 +245,6 @@ def parser() -> argparse.ArgumentParser:
     )
     recalibrate.set_defaults(handler=_recalibrate)
 
-    openapi = commands.add_parser(
-        "openapi", help="write the OpenAPI document", description="Write the OpenAPI document."
-    )
-    openapi.add_argument("file", type=Path, help="where to write it (openapi/openapi.json)")
-    openapi.set_defaults(handler=_openapi)
-
-    settings = commands.add_parser(
-        "settings",
-        help="print .env.example or the settings page of the docs",
-        description="Print every setting with its default: as .env.example (env) or as "
-        "docs/configuration.md (markdown).",
-    )
-    settings.add_argument("format", choices=["env", "markdown"])
-    settings.set_defaults(handler=_settings)
     return main_parser
 
 

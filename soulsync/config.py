@@ -8,15 +8,21 @@ The settings table in docs/configuration.md and `.env.example` are generated fro
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from soulsync import texts
 from soulsync.contacts import CONTACT_SHAPE, read_contacts
+from soulsync.setting_values import (
+    LOG_LEVELS,
+    Setting,
+    comma_list,
+    log_level,
+    origins,
+    port,
+    positive_int,
+)
 from soulsync.translations import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE
 
 ENV_PREFIX = "SOULSYNC_"
@@ -46,100 +52,12 @@ class ConfigError(ValueError):
     names each variable."""
 
 
-def _csv(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-_ORIGIN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:[0-9]{1,5})?", re.ASCII)
-
-
-def cors_origins(origins: list[str]) -> list[str | re.Pattern[str]]:
-    """What CORS allows, as flask-cors takes it: `*` (any origin), exact origins
-    (`https://app.example`), and subdomain wildcards (`https://*.example.com` allows
-    `https://a.example.com` and `https://a.b.example.com`, and nothing else), as anchored
-    patterns. Raises ValueError for anything else."""
-    allowed: list[str | re.Pattern[str]] = []
-    for origin in origins:
-        if origin == "*":
-            allowed.append(origin)
-            continue
-        parts = _ORIGIN.fullmatch(origin.lower())
-        if parts is None:
-            raise ValueError(
-                f"{origin!r} is not an origin: use *, scheme://host[:port] or "
-                "scheme://*.domain[:port]"
-            )
-        scheme, wildcard, host, port = parts.groups()
-        if wildcard:
-            subdomains = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\."
-            pattern = rf"{scheme}://{subdomains}{re.escape(host)}{re.escape(port or '')}\Z"
-            allowed.append(re.compile(pattern, re.IGNORECASE | re.ASCII))
-        else:
-            allowed.append(origin.lower())
-    return allowed
-
-
-def _origins(text: str) -> list[str]:
-    if text.strip().lower() == "none":
-        return []
-    origins = _csv(text)
-    cors_origins(origins)  # refuses what is not an origin, at start-up
-    return origins
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"{value} is not a positive whole number")
-    return value
-
-
-#: The log levels a setting may name (Python's, which Cloud Logging reads as severities).
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().upper()
-    if level not in LOG_LEVELS:
-        raise ValueError(f"{text!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
-    return level
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(f"{value} is not a port")
-    return value
-
-
 def support_keys(language: str) -> tuple[str, str]:
     """The app.config keys of the support block's message and contacts for replies in
     `language`: SUPPORT_MESSAGE and SUPPORT_CONTACTS for English, SUPPORT_MESSAGE_ID and
     SUPPORT_CONTACTS_ID for Indonesian (id), and so on."""
     suffix = "" if language == SOURCE_LANGUAGE else f"_{language.upper()}"
     return f"SUPPORT_MESSAGE{suffix}", f"SUPPORT_CONTACTS{suffix}"
-
-
-@dataclass(frozen=True)
-class Setting:
-    env: str
-    default: Any
-    parse: Callable[[str], Any]
-    help: str
-    #: The app.config key of a service setting; None for a server setting (gunicorn.conf.py).
-    key: str | None = None
-    #: How the docs show the default, where the value itself would not say it.
-    shown: str | None = None
-
-    @property
-    def shown_default(self) -> str:
-        if self.shown is not None:
-            return self.shown
-        if self.parse is read_contacts:
-            return json.dumps(self.default)
-        if isinstance(self.default, list):
-            return ",".join(self.default)
-        return str(self.default)
 
 
 def _service(key: str, default: Any, parse: Callable[[str], Any], help: str, **kw: Any) -> Setting:
@@ -158,7 +76,7 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service(
         "CORS_ORIGINS",
         [],
-        _origins,
+        origins,
         "Comma-separated origins a browser page may call the service from (CORS): "
         "https://app.example allows that origin; https://*.example.com allows its subdomains; "
         "* allows any; none (the default): no CORS at all, and none of its cost, since the "
@@ -168,13 +86,13 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service(
         "LOG_LEVEL",
         "INFO",
-        _log_level,
+        log_level,
         f"Log level of the service's own logger: {', '.join(LOG_LEVELS)}.",
     ),
     _service(
         "BATCH_LIMIT",
         500,
-        _positive_int,
+        positive_int,
         "Most questionnaires accepted by POST /predict/batch. A full batch costs a worker tens "
         "of milliseconds of CPU, which every other request of that worker waits for: raise it "
         "only with that in mind (docs/performance.md).",
@@ -182,7 +100,7 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service(
         "MAX_QUESTIONNAIRE_BYTES",
         4096,
-        _positive_int,
+        positive_int,
         "Largest body of one questionnaire (POST /predict, POST /prediction/) in bytes; a "
         "larger one gets 413. A batch may have "
         f"{BATCH_BYTES_PER_QUESTIONNAIRE:,} bytes per questionnaire of its limit.",
@@ -190,26 +108,26 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
     _service(
         "MAX_CONTENT_LENGTH",
         1024 * 1024,
-        _positive_int,
+        positive_int,
         "Largest request body in bytes on any endpoint (each takes at most its own limit "
         "too); a larger one gets 413.",
     ),
     _service(
         "TOP_FACTORS",
         3,
-        _positive_int,
+        positive_int,
         "How many answers the reply lists as the score's top factors.",
     ),
     _service(
         "API_KEYS",
         [],
-        _csv,
+        comma_list,
         f"Comma-separated API keys (401 without a valid one). {KEY_RULE}",
     ),
     _service(
         "METRICS_PORT",
         0,
-        _port,
+        port,
         "Port of /metrics and /monitoring, for operators. When set (the container image sets "
         "9090), gunicorn also listens on 127.0.0.1 at this port and both answer there only, "
         "where the platform's collector reaches them and clients cannot; 0 (a development "
@@ -272,7 +190,7 @@ SERVICE_SETTINGS: tuple[Setting, ...] = (
 )
 
 SERVER_SETTINGS: tuple[Setting, ...] = (
-    Setting("PORT", 8080, _positive_int, "Port gunicorn serves on (Cloud Run sets it)."),
+    Setting("PORT", 8080, positive_int, "Port gunicorn serves on (Cloud Run sets it)."),
     Setting(
         "HOST",
         "0.0.0.0",
@@ -283,13 +201,13 @@ SERVER_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WEB_CONCURRENCY",
         1,
-        _positive_int,
+        positive_int,
         "gunicorn worker processes: one per CPU (Cloud Run gives 1 by default).",
     ),
     Setting(
         "GUNICORN_WORKER_CONNECTIONS",
         1024,
-        _positive_int,
+        positive_int,
         "Connections one worker holds at once (each costs a greenlet and a file descriptor; "
         "start-up stops if the process may not open that many files). Beyond them, new "
         "connections wait in the kernel's queue.",
@@ -297,13 +215,13 @@ SERVER_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUNICORN_TIMEOUT",
         30,
-        _positive_int,
+        positive_int,
         "Seconds a worker may stay silent before gunicorn restarts it.",
     ),
     Setting(
         "GUNICORN_GRACEFUL_TIMEOUT",
         6,
-        _positive_int,
+        positive_int,
         "Seconds requests in flight get to finish after SIGTERM: a worker has exited within "
         "about two more (Cloud Run kills 10 s after SIGTERM).",
     ),
@@ -364,35 +282,3 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
 def server_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every server setting by variable name, for gunicorn.conf.py."""
     return _read(SERVER_SETTINGS, environ)
-
-
-def env_example() -> str:
-    """The text of `.env.example`: every setting with its help and default."""
-    lines = ["# Every setting of the service, with its default (generated by `make settings`).", ""]
-    for setting in SETTINGS:
-        lines += [f"# {setting.help}", f"# {setting.env}={setting.shown_default}", ""]
-    return "\n".join(lines)
-
-
-def markdown_page() -> str:
-    """docs/configuration.md: how settings combine, and every one of them."""
-    rows = [
-        "# Configuration",
-        "",
-        "<!-- Generated by `make settings` from soulsync/config.py; a test fails while stale. -->",
-        "",
-        "Every setting is an environment variable, and all are optional. Service settings "
-        "(`SOULSYNC_*`) are read when the app is built: defaults, then the environment, then the "
-        "mapping given to `create_app()` (tests). Server settings are read by gunicorn.conf.py. "
-        "A value that cannot be read stops start-up with one line naming the variable. "
-        "`.env.example` lists the same settings.",
-        "",
-        "| variable | default | what it does |",
-        "|---|---|---|",
-    ]
-    for setting in SETTINGS:
-        default = setting.shown_default.replace("|", "\\|")
-        if default and not default.startswith("("):
-            default = f"`{default}`"
-        rows.append(f"| `{setting.env}` | {default or '(empty)'} | {setting.help} |")
-    return "\n".join(rows) + "\n"

@@ -31,7 +31,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from soulsync.inference.drift import CountLayout
+from soulsync.inference.drift_counts import CountLayout
 from soulsync.questionnaire import GROUPS, NEGATIVE_RESULT, POSITIVE_RESULT, QUESTIONS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from soulsync.logs import configure_logging
 from soulsync.metrics import METHODS, ServiceMetrics
@@ -78,13 +79,20 @@ def init_app(app: Flask) -> None:
             return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
         return {"trace_id": trace_id}
 
-    def route(url_rule: Any, path: str) -> tuple[str, str | None]:
-        """The route a request matched, or `unmatched` and the route its path nearly names
-        (the same but for a trailing slash): a clue for the log, never the client's bytes."""
-        if url_rule is not None:
-            return url_rule.rule, None
+    def route(current: Request) -> tuple[str, str | None]:
+        """The route a request matched, or `unmatched` and the route it nearly names: its
+        path's route when the method is one the route does not take (405), else the route the
+        same but for a trailing slash. A clue for the log, never the client's bytes."""
+        if current.url_rule is not None:
+            return current.url_rule.rule, None
+        refused = current.routing_exception
+        if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+            adapter = app.url_map.bind_to_environ(current.environ)
+            rule, _ = adapter.match(method=refused.valid_methods[0], return_rule=True)
+            return UNMATCHED, rule.rule
         if not routes:
             routes.update(rule.rule for rule in app.url_map.iter_rules())
+        path = current.path
         near = path.rstrip("/") if path.endswith("/") else path + "/"
         return UNMATCHED, near if near in routes else None
 
@@ -98,7 +106,7 @@ def init_app(app: Flask) -> None:
         request_id = _request_id(environ)
         response.headers.add(REQUEST_ID_HEADER, request_id)
         url_rule = current.url_rule
-        rule, near = route(url_rule, current.path)
+        rule, near = route(current)
         method, status = current.method, response.status_code
         if url_rule is not None and method not in url_rule.methods:
             method = "other"  # a method the route does not take: bounded series, whatever is sent

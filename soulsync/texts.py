@@ -14,7 +14,7 @@ filled in (`{limit}`) keeps its name in every language.
 from __future__ import annotations
 
 from soulsync.inference.decision import RiskLevel
-from soulsync.questionnaire import Kind, Question
+from soulsync.question import Kind, Question
 from soulsync.translations import Message
 
 #: Shown with every screening result, and in the docs: who can diagnose, and where to start.
@@ -127,5 +127,5 @@ def allowed(question: Question) -> Message:
     """A one-line, human-readable list of what a question accepts."""
     if question.kind is Kind.SCALE:
         return ALLOWED_SCALE.format(low=question.min_code, high=question.max_code)
-    listed = tuple(OPTION_SHOWN.format(code=o.code, label=o.en) for o in question.options)
+    listed = tuple(OPTION_SHOWN.format(code=o.code, label=o.en) for o in question.shown_options)
     return ALLOWED_OPTIONS.format(listed=listed)

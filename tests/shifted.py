@@ -7,14 +7,14 @@ one-hot, scikit-learn, fitted on the survey's rows of that group) is "the survey
 Answers are drawn from the group's survey rows with replacement; each outcome is drawn from that
 model's logit, centred, times the group's STEEPNESS, moved to the group's BASE_RATE.
 
-    python -m tests.shifted export --data ../shared/data --rows 20000 --out shifted.csv
-    python -m tests.shifted goals --data ../shared/data [--draws 30] [--labelled 300]
+    python -m tests.shifted export --data DATA --rows 20000 --out shifted.csv
+    python -m tests.shifted goals --data DATA [--draws 30] [--labelled 300]
         [--students STEEPNESS BASE_RATE] [--professionals STEEPNESS BASE_RATE]
 
-`goals` measures issue 18's goals for `soulsync recalibrate`: it draws `--labelled` rows per
-group from the shifted population, recalibrates the shipped model on them (the command itself),
-serves the new folder through the service (the Flask app, POST /predict/batch) and scores a
-separate draw of 5,000 rows per group, before and after, `--draws` times.
+`goals` measures what `soulsync recalibrate` must reach (GOALS below): it draws `--labelled`
+rows per group from the shifted population, recalibrates the shipped model on them (the command
+itself), serves the new folder through the service (the Flask app, POST /predict/batch) and
+scores a separate draw of 5,000 rows per group, before and after, `--draws` times.
 """
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ from soulsync.questionnaire import GROUPS, KEYS, QUESTIONS
 from soulsync.training.data import load_dataset
 
 #: The shift: how steeply each group's outcome depends on the answers (1: as in the survey) and
-#: its base rate. Students harder to separate than the survey's, about as hard as the other
-#: population of issue 18 (whose ROC AUC was 0.905), professionals easier; both groups with
-#: more depression than the survey's. Any shift can be given on the command line.
+#: its base rate. Students harder to separate than the survey's, professionals easier; both
+#: groups with more depression than the survey's. Any shift can be given on the command line.
 STEEPNESS = {"students": 0.75, "professionals": 1.4}
 BASE_RATE = {"students": 0.6, "professionals": 0.18}
 EVALUATION_ROWS = 5000
-#: Issue 18's goals for a recalibrated model, per group, on rows not used for the fit.
+#: What a recalibrated model must reach, per group, on rows not used for the fit.
 GOALS = {
     "ece": lambda value: value <= 0.04,
     "slope": lambda value: 0.75 <= value <= 1.3,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT, Kind
+from soulsync.question import Kind
+from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT
 from soulsync.training.data import PROFESSIONAL_FILE, STUDENT_FILE, TARGET_COLUMN
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "survey"

@@ -1,10 +1,9 @@
 """The alert policies and SLOs in alerts/ (docs/runbook.md): they parse as Cloud
 Monitoring's formats with their required fields, every metric they name exists (Cloud Run's, or
 the service's own as its /metrics shows them), every burn-rate alert names an SLO of alerts/slo
-and has a volume guard over its own window, the generated files are what their scripts make
-(scripts/service_alerts.py from the SLOs and prod's maximum instances, scripts/drift_alert.py
-from the shipped model), the drift alert computes what GET /monitoring computes, and `make
-apply-alerts`'s script sends them as it should."""
+and has a volume guard over its own window, the instances alert follows prod's maximum, the
+drift alert computes what GET /monitoring computes, and `make apply-alerts`'s script sends them
+as it should."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from bench.harness import free_port
+from generators import drift_alert, service_alerts
 from soulsync.inference.drift import SHIFT_FROM, psi
 from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
@@ -32,9 +32,6 @@ ALERTS = ROOT / "alerts"
 POLICIES = sorted((ALERTS / "policies").glob("*.json"))
 SLOS = sorted((ALERTS / "slo").glob("*.json"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
-sys.path.insert(0, str(ROOT / "scripts"))
-import drift_alert  # noqa: E402  (scripts/ is not a package)
-import service_alerts  # noqa: E402
 
 #: Cloud Run's metrics the files may name, as Google's list of Google Cloud metrics gives them
 #: (https://cloud.google.com/monitoring/api/metrics_gcp, "run").
@@ -169,13 +166,6 @@ def test_the_numbers_are_the_deployments() -> None:
     assert prod["deployParameters"]["service"] == substitution("_SERVICE")
 
 
-def test_service_alerts_are_generated_from_the_slos_and_the_pipeline() -> None:
-    """`make alerts` after changing prod's max_instances or an SLO: the committed files are
-    what scripts/service_alerts.py writes."""
-    for name, document in service_alerts.files().items():
-        assert load(ALERTS / name) == document, f"alerts/{name} is stale: run `make alerts`"
-
-
 def test_a_changed_maximum_is_followed_by_the_generator(tmp_path, monkeypatch) -> None:
     pipeline = (ROOT / "deploy" / "clouddeploy.yaml").read_text(encoding="utf-8")
     raised = pipeline.replace('max_instances: "4"', 'max_instances: "9"')
@@ -208,12 +198,6 @@ def test_a_burn_rate_alert_needs_its_volume_in_the_same_window(path: Path) -> No
     # The documentation says what a burn of this rate means, on how many requests.
     text = policy["documentation"]["content"]
     assert f"on at least {round(volume['thresholdValue'] + 0.5)} requests" in text
-
-
-def test_drift_alert_is_generated_from_the_shipped_model() -> None:
-    assert load(ALERTS / "policies" / "drift-shift.json") == drift_alert.policy(), (
-        "alerts/policies/drift-shift.json is stale: run `make alerts`"
-    )
 
 
 def screened_metrics(client, questionnaires: list[dict]) -> str:

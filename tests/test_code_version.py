@@ -4,7 +4,7 @@ however deeply, counts; what it does not (the HTTP layer) does not."""
 from __future__ import annotations
 
 from soulsync.analysis.versions import PROJECT, code_files, code_sha256
-from soulsync.recalibration import PACKAGE
+from soulsync.recalibration.recalibrated_card import PACKAGE
 
 
 def test_what_recalibration_imports_counts_and_nothing_else() -> None:

@@ -13,9 +13,7 @@ from soulsync.app import create_app
 from soulsync.config import (
     SERVER_SETTINGS,
     ConfigError,
-    env_example,
     from_environment,
-    markdown_page,
     server_settings,
 )
 
@@ -102,14 +100,6 @@ def test_factory_config_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SOULSYNC_BATCH_LIMIT", "7")
     assert create_app().config["BATCH_LIMIT"] == 7
     assert create_app({"BATCH_LIMIT": 9}).config["BATCH_LIMIT"] == 9
-
-
-@pytest.mark.parametrize(
-    ("path", "text"), [(".env.example", env_example), ("docs/configuration.md", markdown_page)]
-)
-def test_generated_settings_files_are_current(path: str, text) -> None:
-    committed = (ROOT / path).read_text(encoding="utf-8")
-    assert committed == text(), f"{path} is stale: run `make settings`"
 
 
 def test_every_setting_gunicorn_reads_is_defined_once() -> None:

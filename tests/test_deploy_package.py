@@ -1,7 +1,8 @@
 """The deploy package runs in Cloud Build's and Cloud Deploy's images and in an operator's shell
-beside gcloud, where the project is not installed: every module imports the standard library and
-its own package only, nothing of soulsync (read from the imports, not run), and each program
-starts under a standard-library-only interpreter."""
+beside gcloud, where the project is not installed, and generators/lock.py runs before anything
+is installed: every module of theirs imports the standard library and its own package only,
+nothing of soulsync (read from the imports, not run), and each program starts under a
+standard-library-only interpreter."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted((ROOT / "deploy").glob("*.py"))
-PROGRAMS = ["smoke", "verify", "release", "rollback", "pipeline", "alerts"]
+MODULES = [*sorted((ROOT / "deploy").glob("*.py")), ROOT / "generators" / "lock.py"]
+PROGRAMS = [path for path in MODULES if 'if __name__ == "__main__":' in path.read_text("utf-8")]
 
 
 def imported(path: Path) -> set[str]:
@@ -41,10 +42,12 @@ def test_the_check_reads_what_it_should() -> None:
     assert {"deploy", "json"} <= imported(ROOT / "deploy" / "verify.py")
 
 
-@pytest.mark.parametrize("program", PROGRAMS)
-def test_each_program_starts_with_the_standard_library_only(program: str) -> None:
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
+def test_each_program_starts_with_the_standard_library_only(program: Path) -> None:
+    """deploy's programs as `python3 -m deploy.NAME`, lock.py by its path, as they are run."""
+    run = ["-m", f"deploy.{program.stem}"] if program.parent.name == "deploy" else [str(program)]
     result = subprocess.run(
-        [sys.executable, "-E", "-s", "-S", "-m", f"deploy.{program}", "--help"],
+        [sys.executable, "-E", "-s", "-S", *run, "--help"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

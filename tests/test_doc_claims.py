@@ -11,8 +11,8 @@
   reads as a measurement (MEASURED) must name a command (a make target or a file of the
   repository, in backticks) in itself, the paragraph before it, or its section's heading.
 
-Claims in pages other engineers are rewriting in this round fail today: each is an xfail that
-names the exact claim (strict, so that the mark goes once the page is fixed).
+A claim known to be stale is an xfail that names it exactly (strict, so that the mark goes once
+the page is fixed).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ NOT_RUN_HERE = {
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
-    "make lock": "rewrites the locks from PyPI (tests/test_lock.py checks them)",
+    "make lock": "rewrites the locks from PyPI (tests/test_generated.py and tests/test_lock.py "
+    "check them)",
     "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",

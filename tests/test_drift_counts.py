@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from soulsync.inference.drift import SCORE_EDGES, CountLayout
+from soulsync.inference.drift import SCORE_EDGES
+from soulsync.inference.drift_counts import CountLayout
 from soulsync.metrics import EPSILON, PUBLISH_EVERY, DiscreteLaplace, LiveCounts, ServiceMetrics
 from soulsync.questionnaire import CONTRACT_EXAMPLE, KEYS
 

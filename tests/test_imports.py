@@ -130,6 +130,8 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
             ),
             (),
         ),
+        # The package stands on its own: the tooling around it may import it, never the reverse.
+        ("soulsync", ("generators", "deploy", "bench", "tests", "scripts"), ()),
         (
             "soulsync/monitor",
             ("tensorflow", "keras", "flask", "soulsync.api", "soulsync.app", "soulsync.training"),
@@ -157,7 +159,12 @@ def _imports_of(folder: str) -> dict[str, set[str]]:
         ),
         # The ground floor: the questionnaire reads its labels in every language from the
         # catalogs, which import nothing of the project.
-        ("soulsync/questionnaire.py", ("soulsync",), ("soulsync.translations",)),
+        (
+            "soulsync/questionnaire.py",
+            ("soulsync",),
+            ("soulsync.translations", "soulsync.question"),
+        ),
+        ("soulsync/question.py", ("soulsync",), ("soulsync.translations",)),
         ("soulsync/translations", ("soulsync",), ()),
         (
             "soulsync/texts.py",
@@ -180,11 +187,11 @@ def test_the_layers_hold(folder: str, forbidden: tuple[str, ...], allowed: tuple
         assert broken == set(), path
 
 
-def test_no_module_is_over_400_lines() -> None:
+def test_no_module_is_over_300_lines() -> None:
     """A module that long does several jobs: split it by job (docs/architecture.md)."""
     long = {
         str(path.relative_to(ROOT)): lines
         for path in (ROOT / "soulsync").rglob("*.py")
-        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 300
     }
     assert long == {}

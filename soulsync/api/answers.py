@@ -15,7 +15,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from soulsync import texts
 from soulsync.api.parsing import BodyLimits
 from soulsync.config import BATCH_BYTES_PER_QUESTIONNAIRE, DEFAULTS
-from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind, Question
+from soulsync.question import Kind, Question
+from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 from soulsync.translations import LANGUAGES
 
 #: How many bad questionnaires of a batch a 422 names; the rest are counted, not listed.

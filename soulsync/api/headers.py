@@ -6,7 +6,7 @@ from flask import Flask, Response
 from flask_cors import CORS
 
 from soulsync.api import language
-from soulsync.config import cors_origins
+from soulsync.setting_values import cors_origins
 
 #: The documentation pages load everything from this origin and nothing from any other.
 DOCS_CSP = (

@@ -77,7 +77,8 @@ def document(spec: APISpec) -> None:
         {
             "description": f"The languages the reader prefers, with quality values (RFC 9110), "
             f"such as `id-ID,id;q=0.9,en;q=0.8`: {listed}; {_ASKING} Without it (and without "
-            "`lang`) the reply is English, exactly as before languages were negotiated.",
+            "`lang`) the reply is English and has no `risk_level_text`, as the existing clients "
+            "read it.",
             "schema": {"type": "string"},
         },
     )

@@ -13,7 +13,8 @@ from soulsync.api import language
 from soulsync.api.blueprint import Blueprint
 from soulsync.api.state import state
 from soulsync.inference.card import ModelCardSchema
-from soulsync.questionnaire import QUESTIONS, Kind
+from soulsync.question import Kind
+from soulsync.questionnaire import QUESTIONS
 
 blp = Blueprint("meta", __name__, description="The service, its questionnaire and its model.")
 

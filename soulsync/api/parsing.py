@@ -173,5 +173,8 @@ parser = StrictJsonParser()
 
 @parser.location_loader("json")
 def load_strict_json(request: Request, schema: Schema) -> Any:
-    """The body, within the limits its schema sets for the app's settings (`body_limits`)."""
-    return read_json_body(request, schema.body_limits(current_app.config))
+    """The body, within the limits its schema sets for the app's settings (`body_limits`).
+    webargs hands over Flask's request proxy: the request itself is taken from it once
+    (Flask's documented way past the proxy), as the reader asks it several things."""
+    current = request._get_current_object()
+    return read_json_body(current, schema.body_limits(current_app.config))

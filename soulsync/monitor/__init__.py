@@ -17,7 +17,8 @@ import numpy as np
 
 from soulsync.analysis import evaluation
 from soulsync.analysis.exports import Export, read_exports
-from soulsync.inference.drift import DRIFT_SCHEMA, CountLayout, Drift, Status, measure
+from soulsync.inference.drift import DRIFT_SCHEMA, Drift, Status, measure
+from soulsync.inference.drift_counts import CountLayout
 from soulsync.inference.model_folder import ServingCard
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import GROUP_COLUMN, GROUPS

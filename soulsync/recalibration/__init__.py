@@ -17,63 +17,25 @@ LiteRT, numpy and scikit-learn: no TensorFlow (the monitor extra).
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from soulsync.analysis import evaluation, logistic, rule_choice, versions
-from soulsync.analysis.drift_reference import build_reference
-from soulsync.analysis.exports import Export, read_exports, shown_name
-from soulsync.inference import drift
-from soulsync.inference.backends import Backend
-from soulsync.inference.card import (
-    Decision,
-    GroupDecision,
-    GroupRecalibration,
-    ModelCard,
-    ProbabilityMap,
-    Recalibration,
-    SourceFile,
-)
+from soulsync.analysis import evaluation, logistic, rule_choice
+from soulsync.analysis.exports import read_exports
+from soulsync.inference.card import GroupRecalibration, ModelCard
 from soulsync.inference.decision import flag
 from soulsync.inference.figures import Decisions, ProbabilityFigures
 from soulsync.inference.probability_map import IDENTITY, GroupMap, apply_map, logit, sigmoid
 from soulsync.inference.screening import Screener
 from soulsync.questionnaire import GROUP_COLUMN, GROUPS
-
-RECALIBRATION_FOLDS = 5
-RECALIBRATION_SEED = 20241101
-METHOD = (
-    "per group, a logistic re-fit of the outcome on the logit of the probability the base model "
-    "serves (intercept and slope, maximum likelihood with a negligible pull toward the identity "
-    "that keeps separated rows finite), composed with the base model's own map if it has one; "
-    "then the group's threshold by the training's rule on the cross-fitted probabilities"
+from soulsync.recalibration.recalibrated_card import (
+    RECALIBRATION_FOLDS,
+    RECALIBRATION_SEED,
+    recalibrated_card,
 )
-HELD_OUT = (
-    f"cross-fitting: each group's rows in {RECALIBRATION_FOLDS} parts, stratified by outcome; "
-    "every row's `after` probability comes from a map fitted on the other parts, and its "
-    "`after` result from a threshold chosen by the same rule on them. `before` is the base "
-    "model on every row (nothing is fitted for it)"
-)
-MINIMUM = (
-    f"a group is re-fitted only with at least {evaluation.CALIBRATION_MINIMUM} labelled rows of "
-    "each outcome: ten per parameter of the map, and a threshold found at the "
-    f"{rule_choice.TARGET_RECALL:.0%} recall that "
-    "rests on the eighteenth-highest positive or lower, not on one or two people; a group with "
-    "fewer keeps its present map and rule"
-)
-REFERENCE_SOURCE = (
-    "the local export(s) this model was recalibrated on, scored by the recalibrated model; a "
-    f"group with fewer than {drift.MINIMUM_COUNT} rows there keeps the base model's "
-    "reference"
-)
-RECALIBRATION_REPORT = "recalibration.html"
-#: The code that determines a recalibration: this package and what it imports (its version).
-PACKAGE = Path(__file__).resolve().parent
-LIBRARIES = ("numpy", "scikit-learn", "ai-edge-litert")
 
 
 class RecalibrationError(ValueError):
@@ -120,37 +82,19 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
         rows = groups == code
         labels, before = export.outcomes[rows], served[rows]
         positives = int(labels.sum())
+        rows_of[name] = GroupRows(labels, before, None)
         if not rows.any():
-            results[name] = GroupRecalibration(
-                status="kept",
-                note="the exports hold no row of this group, so its present map and rule stay",
-                rows=0,
-                positives=0,
-                map=maps[name],
-                before=None,
-                before_decisions=None,
-                after=None,
-                after_decisions=None,
-            )
-            rows_of[name] = GroupRows(labels, before, None)
+            note = "the exports hold no row of this group, so its present map and rule stay"
+            results[name] = _kept(note, labels, maps[name])
             continue
         before_figures = _figures(labels, before)
         before_decisions = evaluation.decisions(labels, flag(before, groups[rows], screener.rules))
         if min(positives, len(labels) - positives) < evaluation.CALIBRATION_MINIMUM:
-            results[name] = GroupRecalibration(
-                status="kept",
-                note=f"{positives} positive and {len(labels) - positives} negative rows: fewer "
-                f"than {evaluation.CALIBRATION_MINIMUM} of each, so the present map and rule "
-                "stay",
-                rows=len(labels),
-                positives=positives,
-                map=maps[name],
-                before=before_figures,
-                before_decisions=before_decisions,
-                after=None,
-                after_decisions=None,
+            note = (
+                f"{positives} positive and {len(labels) - positives} negative rows: fewer than "
+                f"{evaluation.CALIBRATION_MINIMUM} of each, so the present map and rule stay"
             )
-            rows_of[name] = GroupRows(labels, before, None)
+            results[name] = _kept(note, labels, maps[name], before_figures, before_decisions)
             continue
         after, after_decisions = _cross_fitted(labels, before)
         intercept, slope = logistic.logistic_fit(logit(before), labels)
@@ -193,8 +137,31 @@ def recalibrate(paths: list[Path], model_path: Path) -> Recalibrated:
             "no group has enough labelled rows to re-fit: "
             + "; ".join(f"{name}: {result.note}" for name, result in results.items())
         )
-    card = _card(base, screener.version, export, paths, maps, decisions, results, raw_model)
+    card = recalibrated_card(
+        base, screener.version, export, paths, maps, decisions, results, raw_model
+    )
     return Recalibrated(card=card, base=base, rows=rows_of)
+
+
+def _kept(
+    note: str,
+    labels: np.ndarray,
+    present: GroupMap,
+    before: ProbabilityFigures | None = None,
+    before_decisions: Decisions | None = None,
+) -> GroupRecalibration:
+    """A group whose present map and rule stay, and why."""
+    return GroupRecalibration(
+        status="kept",
+        note=note,
+        rows=len(labels),
+        positives=int(labels.sum()),
+        map=present,
+        before=before,
+        before_decisions=before_decisions,
+        after=None,
+        after_decisions=None,
+    )
 
 
 def _figures(labels: np.ndarray, probabilities: np.ndarray) -> ProbabilityFigures:
@@ -215,101 +182,3 @@ def _cross_fitted(labels: np.ndarray, served: np.ndarray) -> tuple[np.ndarray, D
         after[held_rows] = sigmoid(intercept[0] + slope[0] * scored[held_rows])
         flagged[held_rows] = after[held_rows] >= threshold
     return after, evaluation.decisions(labels, flagged)
-
-
-def _sources(paths: list[Path], export: Export) -> list[SourceFile]:
-    """Each export's checksum, rows and positives."""
-    found, start = [], 0
-    assert export.outcomes is not None
-    for path, rows in zip(paths, export.file_rows, strict=True):
-        found.append(
-            SourceFile(
-                name=shown_name(Path(path.name)),
-                rows=rows,
-                positives=int(export.outcomes[start : start + rows].sum()),
-                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            )
-        )
-        start += rows
-    return found
-
-
-def _version(base_version: str, sources: list[SourceFile]) -> str:
-    """A short hash of what determines the recalibrated model: the base model, the local data,
-    the code and libraries, and the settings; the same inputs give the same version."""
-    determined = {
-        "base_version": base_version,
-        "data_sha256": [source.sha256 for source in sources],
-        "code_sha256": versions.code_sha256(PACKAGE),
-        "libraries": versions.library_versions(LIBRARIES),
-        "settings": {
-            "folds": RECALIBRATION_FOLDS,
-            "seed": RECALIBRATION_SEED,
-            "minimum": evaluation.CALIBRATION_MINIMUM,
-            "target_recall": rule_choice.TARGET_RECALL,
-            "bootstrap_resamples": evaluation.BOOTSTRAP_RESAMPLES,
-        },
-    }
-    return versions.artifact_version(determined)
-
-
-def _card(
-    base: ModelCard,
-    base_version: str,
-    export: Export,
-    paths: list[Path],
-    maps: dict[str, GroupMap],
-    decisions: dict[str, GroupDecision],
-    results: dict[str, GroupRecalibration],
-    raw_model: Backend,
-) -> ModelCard:
-    sources = _sources(paths, export)
-    version = _version(base_version, sources)
-    decision = Decision(
-        rule=base.decision.rule
-        + "; recalibrated groups: on the cross-fitted probabilities of the local rows",
-        target_recall=base.decision.target_recall,
-        bootstrap_resamples=base.decision.bootstrap_resamples,
-        groups=decisions,
-    )
-    groups = export.answers[:, GROUP_COLUMN]
-    mapped = apply_map(raw_model.predict(export.answers), groups, maps)
-    local = build_reference(export.answers, groups, mapped, decision.rules(), REFERENCE_SOURCE)
-    reference_groups = {
-        name: local.groups[name]
-        if name in local.groups and local.groups[name].rows >= drift.MINIMUM_COUNT
-        else base.drift_reference.groups[name]
-        for name in GROUPS.values()
-    }
-    refit = [name for name, result in results.items() if result.status == "refit"]
-    return replace(
-        base,
-        format=base.format if base.format > 2 else 3,
-        version=version,
-        decision=decision,
-        drift_reference=replace(local, groups=reference_groups),
-        limitations=[
-            *base.limitations,
-            f"Recalibrated (soulsync recalibrate) on {len(export):,} labelled local rows: "
-            f"{', '.join(refit)} re-fitted. `selection`, `cross_validation` and `test` describe "
-            "the base model on the survey; `recalibration` holds the local figures, before and "
-            "after.",
-        ],
-        probability_map=ProbabilityMap(
-            rule="the service turns the model's output p into sigmoid(intercept + slope * "
-            "logit(p)) with the map of the questionnaire's group",
-            groups=maps,
-        ),
-        recalibration=Recalibration(
-            base_version=base_version,
-            base_name=base.name,
-            data=sources,
-            method=METHOD,
-            held_out=HELD_OUT,
-            minimum=MINIMUM,
-            groups=results,
-            code_sha256=versions.code_sha256(PACKAGE),
-            libraries=versions.library_versions(LIBRARIES),
-            report=RECALIBRATION_REPORT,
-        ),
-    )

@@ -12,7 +12,8 @@ from soulsync.analysis.charts import plt, reliability_axes, reliability_curve
 from soulsync.analysis.report_page import report_page
 from soulsync.inference.figures import Decisions, Estimate, ProbabilityFigures
 from soulsync.inference.model_folder import staged_folder, write_card
-from soulsync.recalibration import RECALIBRATION_REPORT, Recalibrated, RecalibrationError
+from soulsync.recalibration import Recalibrated, RecalibrationError
+from soulsync.recalibration.recalibrated_card import RECALIBRATION_REPORT
 
 
 def write_folder(recalibrated: Recalibrated, model_path: Path, out_dir: Path) -> list[Path]:

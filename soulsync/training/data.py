@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from soulsync.inference.card import SourceFile
-from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT, Kind, Question
+from soulsync.question import Kind, Question
+from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT
 
 PROFESSIONAL_FILE = "depression_professional.csv"
 STUDENT_FILE = "depression_student.csv"

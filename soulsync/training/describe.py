@@ -7,15 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from soulsync.analysis import evaluation, logistic, rule_choice
-from soulsync.inference.card import (
-    CandidateResult,
-    DataFacts,
-    ModelCard,
-    ModelInfo,
-    RowCount,
-    Stress,
-    Training,
-)
+from soulsync.inference.card import DataFacts, ModelCard, ModelInfo, RowCount, Training
+from soulsync.inference.selection import CandidateResult, Stress
 from soulsync.questionnaire import GROUPS, STUDENT
 from soulsync.training.data import Dataset
 from soulsync.training.model import Candidate

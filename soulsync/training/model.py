@@ -22,7 +22,8 @@ import numpy as np
 from keras import layers, ops
 
 from soulsync.analysis import logistic
-from soulsync.questionnaire import GROUP_COLUMN, GROUP_KEY, QUESTIONS, STUDENT, Kind, Question
+from soulsync.question import Kind, Question
+from soulsync.questionnaire import GROUP_COLUMN, GROUP_KEY, QUESTIONS, STUDENT
 
 INPUT_NAME = "answers"
 

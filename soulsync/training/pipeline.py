@@ -17,14 +17,7 @@ import tensorflow as tf
 from soulsync.analysis import evaluation
 from soulsync.analysis.drift_reference import build_reference
 from soulsync.analysis.rule_choice import decide
-from soulsync.inference.card import (
-    CARD_FORMAT,
-    Artifacts,
-    CrossValidation,
-    Feature,
-    ModelCard,
-    Selection,
-)
+from soulsync.inference.card import CARD_FORMAT, Artifacts, Feature, ModelCard
 from soulsync.inference.model_folder import (
     CARD_FILE,
     KERAS_FILE,
@@ -33,6 +26,7 @@ from soulsync.inference.model_folder import (
     staged_folder,
     write_card,
 )
+from soulsync.inference.selection import CrossValidation, Selection
 from soulsync.questionnaire import QUESTIONS
 from soulsync.training.data import load_dataset
 from soulsync.training.describe import (

@@ -12,8 +12,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from soulsync.analysis import evaluation
-from soulsync.inference.card import StressFamily
 from soulsync.inference.figures import Scores
+from soulsync.inference.selection import StressFamily
 from soulsync.training.data import Dataset
 from soulsync.training.model import (
     CANDIDATES,

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from soulsync.analysis import evaluation, logistic
-from soulsync.inference.card import GroupStress, Stress, StressFamily, StressPoint
 from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import logit, sigmoid
+from soulsync.inference.selection import GroupStress, Stress, StressFamily, StressPoint
 from soulsync.questionnaire import GROUPS
 from soulsync.training.recipe import STRESS_ODDS_RATIOS, STRESS_STEEPNESS_POINTS
 

@@ -1,18 +1,14 @@
-"""The OpenAPI document, Swagger UI and the reference page: complete, valid, offline, current."""
+"""The OpenAPI document, Swagger UI and the reference page: complete, valid, offline."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
 
-from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS, Kind
-
-ROOT = Path(__file__).resolve().parents[2]
-COMMITTED_SPEC = ROOT / "openapi" / "openapi.json"
+from soulsync.question import Kind
+from soulsync.questionnaire import CONTRACT_EXAMPLE, QUESTIONS
 
 
 @pytest.fixture
@@ -24,11 +20,6 @@ def operations(spec: dict):
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             yield path, method, operation
-
-
-def test_committed_spec_is_current(spec: dict) -> None:
-    committed = json.loads(COMMITTED_SPEC.read_text(encoding="utf-8"))
-    assert committed == spec, "openapi/openapi.json is stale: run `make openapi` and commit it"
 
 
 def test_spec_is_valid_openapi(spec: dict) -> None:

@@ -1,4 +1,4 @@
-"""Replies in the language of the person who reads them (issue 21).
+"""Replies in the language of the person who reads them.
 
 The goal: every endpoint, and every error a client can cause, asked in Indonesian, says nothing
 in English but the contract's two strings; asked in nothing, it says what it said before.
@@ -214,7 +214,7 @@ def asking(language: str, how: str) -> dict[str, Any]:
 def test_replies_in_another_language_say_nothing_in_english(
     clients, language, how, which, name, method, path, request_, status
 ) -> None:
-    """The goal of issue 21: asked in Indonesian (or any language of the catalogs), a reply
+    """Asked in Indonesian (or any language of the catalogs), a reply
     holds no English sentence apart from the contract's two strings, whatever the endpoint or
     the error."""
     response = _ask(clients, which, method, path, request_, asking(language, how))

@@ -151,6 +151,15 @@ def test_access_lines_of_different_results_cannot_be_told_apart(client, captured
     assert lines[0] == lines[1]
 
 
+def test_a_method_a_route_does_not_take_is_logged_with_that_route(client, captured_log) -> None:
+    for method, path in [("GET", "/predict"), ("DELETE", "/"), ("FOO", "/prediction/")]:
+        assert client.open(path, method=method).status_code == 405
+    lines = [json.loads(line) for line in captured_log.getvalue().splitlines()]
+    logged = [(x["httpRequest"]["requestMethod"], x.get("near_route")) for x in lines]
+    assert logged == [("GET", "/predict"), ("DELETE", "/"), ("other", "/prediction/")]
+    assert {x["httpRequest"]["requestUrl"] for x in lines} == {"unmatched"}
+
+
 def test_a_path_that_matches_no_route_is_logged_with_the_route_it_nearly_names(
     client, captured_log
 ) -> None:

@@ -12,7 +12,6 @@ import pytest
 from soulsync import texts
 from soulsync.api.replies import FactorSchema
 from soulsync.app import create_app
-from soulsync.inference.decision import DecisionRule
 from soulsync.inference.model_folder import KERAS_FILE, SHIPPED_MODEL_DIR
 from soulsync.questionnaire import BY_KEY, CONTRACT_EXAMPLE, GROUPS, KEYS, QUESTIONS
 from soulsync.translations import LANGUAGES
@@ -80,7 +79,7 @@ BAD_VALUES = [
     ("Pressure", 0, "an integer from 1 to 5"),
     ("WSHours", 13, "an integer from 0 to 12"),
     ("WSHours", -1, "an integer from 0 to 12"),
-    ("SleepDr", 4, "0 (5-6 hours), 1 (7-8 hours), 2 (Less than 5 hours), 3 (More than 8 hours)"),
+    ("SleepDr", 4, "2 (Less than 5 hours), 0 (5-6 hours), 1 (7-8 hours), 3 (More than 8 hours)"),
     ("SleepDr", "9 hours", "one of those labels"),
     ("FinancialStress", "3.5", "an integer from 1 to 5"),
     ("FinancialStress", "high", "an integer from 1 to 5"),
@@ -165,15 +164,9 @@ def test_unknown_path_and_method_are_json(client) -> None:
     assert "POST" in wrong.headers["Allow"]
 
 
-def _set_threshold(screener, threshold: float) -> None:
-    """Every group's rule at `threshold` (bands as the one-threshold cards had them)."""
-    rule = DecisionRule(threshold, (max(threshold, 0.5), max(threshold, 0.8)))
-    screener.rules = dict.fromkeys(GROUPS.values(), rule)
-
-
 @pytest.mark.parametrize("threshold", [0.999, 0.001])
-def test_suicidal_thoughts_always_get_support(screener, client, threshold: float) -> None:
-    _set_threshold(screener, threshold)
+def test_suicidal_thoughts_always_get_support(app_deciding_at, threshold: float) -> None:
+    client = app_deciding_at(threshold).test_client()
     reply = post(client, "/predict", {**CONTRACT_EXAMPLE, "SuicidalTh": 1}).get_json()
     assert reply["result"] == ("No Depression" if threshold > 0.5 else "Depression")
     support = reply["support"]
@@ -200,12 +193,11 @@ def test_every_contact_can_be_dialled_and_opened(client, language: str) -> None:
         assert "SEJIWA" not in contact["name"] and "ext." not in contact["name"]
 
 
-def test_support_follows_the_result_without_suicidal_thoughts(screener, client) -> None:
-    _set_threshold(screener, 0.999)
-    calm = post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+def test_support_follows_the_result_without_suicidal_thoughts(app_deciding_at) -> None:
+    calm = post(app_deciding_at(0.999).test_client(), "/predict", CONTRACT_EXAMPLE).get_json()
     assert calm["result"] == "No Depression" and "support" not in calm
-    _set_threshold(screener, 0.001)
-    assert "support" in post(client, "/predict", CONTRACT_EXAMPLE).get_json()
+    worried = post(app_deciding_at(0.001).test_client(), "/predict", CONTRACT_EXAMPLE).get_json()
+    assert worried["result"] == "Depression" and "support" in worried
 
 
 def test_support_text_is_configurable() -> None:

@@ -411,7 +411,7 @@ def test_when_every_connection_slot_is_taken_the_log_and_the_metrics_say_so(
     assert all(line.startswith("{") for line in server.log().splitlines())
 
 
-# --- round two: framing, slots, writes, header sizes -------------------------------------------
+# --- framing, slots, writes, header sizes ------------------------------------------------------
 
 
 def reply_head(client: socket.socket) -> bytes:

@@ -48,7 +48,7 @@ def shown_replies() -> dict[str, str]:
 
 
 SHOWN = shown_replies()
-#: Replies shown in pages others are rewriting in this round, which leave out fields.
+#: Replies shown in pages known to leave out fields, by page.
 SHOWN_STALE: dict[str, str] = {}
 
 

@@ -1,4 +1,4 @@
-"""deploy/smoke.py, the real script in a standard-library-only interpreter, against the service
+"""deploy/smoke.py, the real program in a standard-library-only interpreter, against the service
 under gunicorn: the shipped model passes; a model whose threshold moved, a missing key, a public
 revision where a private one was expected, and a server that never answers all fail, each with
 a line that says why."""
@@ -15,13 +15,14 @@ from pathlib import Path
 from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = ROOT / "deploy" / "smoke.py"
 
 
 def run_smoke(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The smoke script as Cloud Build runs it: `-I -S` leaves it the standard library only."""
+    """The smoke test as the verify job and the container test run it, a module of deploy/:
+    `-E -s -S` leave it the standard library only."""
     return subprocess.run(
-        [sys.executable, "-I", "-S", str(SMOKE), url, *args],
+        [sys.executable, "-E", "-s", "-S", "-m", "deploy.smoke", url, *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", **env},
@@ -97,7 +98,7 @@ def test_no_id_token_fails_with_the_role_to_grant(server, metadata) -> None:
     )
     assert result.returncode == 1
     [line] = failures(result)
-    assert line.startswith("FAIL authentication: no ID token from the metadata server")
+    assert line.startswith("FAIL authentication: no ID token (the metadata server at")
     assert "roles/iam.serviceAccountOpenIdTokenCreator" in line
 
 

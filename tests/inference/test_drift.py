@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from soulsync.inference import drift
-from soulsync.inference.drift import CountLayout, Status, psi, score_bins, status_of
+from soulsync.inference.drift import Status, psi, score_bins, status_of
+from soulsync.inference.drift_counts import CountLayout
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
 from soulsync.questionnaire import CONTRACT_EXAMPLE, KEYS, QUESTIONS
 

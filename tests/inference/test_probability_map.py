@@ -140,8 +140,8 @@ def test_a_map_that_cannot_be_right_stops_start_up(tmp_path: Path, groups, probl
 
 
 def test_the_previous_build_format_2_serves_exactly_as_before() -> None:
-    """tests/fixtures/model-v2 is the group_scale model and card of format 2 shipped before
-    issue 18; its replies are what that build answered."""
+    """tests/fixtures/model-v2 is a group_scale model with a card of format 2 (no probability
+    map); its replies are what the build that made it answered."""
     client = create_app({"TESTING": True, "MODEL_PATH": str(V2 / TFLITE_FILE)}).test_client()
     reply = client.post("/predict", json=CONTRACT_EXAMPLE).get_json()
     assert reply["model_version"] == "cf4fa57fd6d3"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soulsync.inference.card import Stress
 from soulsync.inference.figures import Estimate
 from soulsync.inference.probability_map import sigmoid
+from soulsync.inference.selection import Stress
 from soulsync.questionnaire import PROFESSIONAL, STUDENT
 
 pytest.importorskip("tensorflow", reason="the training recipe needs the 'train' extra")

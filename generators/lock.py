@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The dependency locks in requirements/: make them (`make lock`) and check them.
 
-    python3 scripts/lock.py compile [--upgrade all|A,B]  refresh the locks (uv, then pip checks)
-    python3 scripts/lock.py check                       fail unless the locks are up to date
-    python3 scripts/lock.py compare LOCK < FREEZE       an install's name==version lines vs LOCK
+    python3 generators/lock.py compile [--upgrade all|A,B]  refresh the locks (uv, then pip checks)
+    python3 generators/lock.py check                       fail unless the locks are up to date
+    python3 generators/lock.py compare LOCK < FREEZE       an install's name==version lines vs LOCK
 
 The locks, each with every pin's hashes, made by uv from pyproject.toml:
     requirements/develop.txt   serving + the `train` and `test` extras: what `make test` installs
@@ -38,7 +38,9 @@ LOCKS = (BUILD, SERVING, DEVELOP)
 BUILD_IN = REQUIREMENTS / "build.in"
 CONSTRAINTS_IN = REQUIREMENTS / "constraints.in"
 DIGEST = REQUIREMENTS / "inputs.sha256"
-REFRESH = "run `make lock` (docs/dependencies.md)"
+#: What rewrites the locks, as each of them and inputs.sha256 says in its header.
+COMMAND = "make lock"
+REFRESH = f"run `{COMMAND}` (docs/dependencies.md)"
 
 #: Where every lock must install: Cloud Build's python:3.12-slim, the 3.11 stand-in and laptops,
 #: on both Linux architectures. Wheels for glibc 2.36 (Debian 12, the oldest base) or older.
@@ -78,6 +80,15 @@ def inputs(root: Path = ROOT) -> dict:
 def inputs_digest(root: Path = ROOT) -> str:
     canonical = json.dumps(inputs(root), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def digest_file() -> str:
+    """requirements/inputs.sha256 as `make lock` writes it, for these inputs."""
+    return (
+        "# sha256 of the locks' inputs (generators/lock.py `inputs`): pyproject.toml's dependency\n"
+        f"# declarations, build.in and constraints.in. Written by `{COMMAND}`.\n"
+        f"{inputs_digest()}\n"
+    )
 
 
 def recorded_digest() -> str | None:
@@ -188,6 +199,7 @@ def compile_locks(upgrade: str | None) -> int:
     common = [
         _uv(), "pip", "compile", "--quiet", "--universal", "--generate-hashes",
         "--python-version", requires_python.removeprefix(">=").strip(), "--fork-strategy", "fewest",
+        f"--custom-compile-command={COMMAND}",
     ]  # fmt: skip
     if upgrade == "all":
         common.append("--upgrade")
@@ -213,19 +225,14 @@ def compile_locks(upgrade: str | None) -> int:
         print(
             "The locks are not usable, and inputs.sha256 is left as it was. A version that "
             '"requires a different python" passed uv (it ignores upper bounds of Requires-Python): '
-            "hold it back in requirements/constraints.in, then run `make lock` again.",
+            f"hold it back in requirements/constraints.in, then run `{COMMAND}` again.",
             file=sys.stderr,
         )
         return 1
     pythons = " and ".join(sorted({python for python, _ in TARGETS}))
     arches = " and ".join(sorted({arch for _, arch in TARGETS}))
     print(f"checked with pip: each lock installs on Python {pythons}, on {arches} Linux")
-    DIGEST.write_text(
-        "# sha256 of what the locks were made from (scripts/lock.py `inputs`): pyproject.toml's\n"
-        "# dependency declarations, build.in and constraints.in. Written by `make lock`.\n"
-        f"{inputs_digest()}\n",
-        encoding="utf-8",
-    )
+    DIGEST.write_text(digest_file(), encoding="utf-8")
     return 0
 
 

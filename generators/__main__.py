@@ -1,0 +1,3 @@
+from generators import main
+
+raise SystemExit(main())
