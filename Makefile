@@ -104,7 +104,6 @@ openapi types translations settings smoke-expected alerts:
 
 bench: $(DEVELOP)  ## the standard benches, `python -m bench standard` (docs/performance.md; COMPARE=dir: another checkout alike)
 	$(BIN)/python -m bench standard $(if $(COMPARE),--compare $(COMPARE))
-	$(BIN)/python bench/features.py
 
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
 	$(PIP_LOCKED) -r requirements/build.txt
