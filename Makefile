@@ -87,7 +87,7 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.js
 
 # The generated files (generators/__init__.py lists them; docs/development.md, "Generated
 # files"): each target below rewrites its own, `make generated` all of them, and
-# tests/test_generated.py fails while one is stale.
+# tests/project/test_generated.py fails while one is stale.
 generated: | $(BIN)/python  ## rewrite every generated file: the locks if pyproject.toml's dependencies moved, then all the rest
 	@$(PYTHON) generators/lock.py check || $(MAKE) lock
 	$(MAKE) develop $(NODE_EXAMPLE)/node_modules/.package-lock.json

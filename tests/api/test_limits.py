@@ -10,7 +10,7 @@ import pytest
 
 from soulsync.app import create_app
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.processes import import_wsgi
+from tests.support.processes import import_wsgi
 
 
 def post_batch(client, items) -> object:

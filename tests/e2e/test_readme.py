@@ -1,7 +1,7 @@
 """Every curl example of the README and docs/ runs against gunicorn and gives the status its
 `# -> STATUS` line promises; every `$ ` session in docs/ runs and prints each line it shows; the
-README's `make serve` serves. (tests/test_doc_claims.py holds every other command to a test or a
-stated reason.)"""
+README's `make serve` serves. (tests/project/test_doc_claims.py holds every other command to a
+test or a stated reason.)"""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from soulsync.api import openapi_document
 from soulsync.config import OPEN_PATHS, OPERATOR_PATHS
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND_WORDS = {
     "curl", "make", "gcloud", "python3", "python", "soulsync", "docker", "npm", "npx", "node",
@@ -44,16 +44,16 @@ NOT_RUN_HERE = {
     "openssl rand": "pipes a new key into `gcloud secrets create` (a project)",
     "for ": "a loop of gcloud commands (a project)",
     "done": "the end of a loop of gcloud commands",
-    "make release": "needs gcloud and a project (its last step: tests/test_release.py runs it "
-    "against a gcloud stand-in)",
-    "make pipeline": "needs gcloud and a project (tests/test_deploy_config.py checks the file it "
-    "applies)",
+    "make release": "needs gcloud and a project (its last step: tests/deploy/test_release.py runs "
+    "it against a gcloud stand-in)",
+    "make pipeline": "needs gcloud and a project (tests/deploy/test_deploy_config.py checks the "
+    "file it applies)",
     "make status": "needs gcloud and a project",
     "make trigger": "needs gcloud and a project",
-    "make rollback": "needs gcloud and a project (tests/test_release.py runs it against a gcloud "
-    "stand-in)",
+    "make rollback": "needs gcloud and a project (tests/deploy/test_release.py runs it against "
+    "a gcloud stand-in)",
     "make promote": "needs gcloud and a project",
-    "make apply-alerts": "needs gcloud and a project (tests/test_alert_files.py runs it "
+    "make apply-alerts": "needs gcloud and a project (tests/deploy/test_alert_files.py runs it "
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",
     "make quick": "a part of make test",
@@ -65,14 +65,14 @@ NOT_RUN_HERE = {
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
-    "make lock": "rewrites the locks from PyPI (tests/test_generated.py and tests/test_lock.py "
-    "check them)",
+    "make lock": "rewrites the locks from PyPI (tests/project/test_generated.py and "
+    "tests/project/test_lock.py check them)",
     "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
     "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",
-    ".venv/bin/python -m tests.shifted": "reads ../shared/data and takes minutes; its figures "
-    "are quoted in docs/model.md with this command",
+    ".venv/bin/python -m tests.support.shifted": "reads ../shared/data and takes minutes; its "
+    "figures are quoted in docs/model.md with this command",
     "cd examples/node": "tests/e2e/test_node_example.py runs the example's npm ci and node",
     "npm ci": "tests/e2e/test_node_example.py",
     "node example.js": "tests/e2e/test_node_example.py",

@@ -27,7 +27,7 @@ from soulsync.inference.drift import SHIFT_FROM, psi
 from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
 POLICIES = sorted((ALERTS / "policies").glob("*.json"))
 SLOS = sorted((ALERTS / "slo").glob("*.json"))
