@@ -87,7 +87,7 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.js
 
 # The generated files (generators/__init__.py lists them; docs/development.md, "Generated
 # files"): each target below rewrites its own, `make generated` all of them, and
-# tests/test_generated.py fails while one is stale.
+# tests/project/test_generated.py fails while one is stale.
 generated: | $(BIN)/python  ## rewrite every generated file: the locks if pyproject.toml's dependencies moved, then all the rest
 	@$(PYTHON) generators/lock.py check || $(MAKE) lock
 	$(MAKE) develop $(NODE_EXAMPLE)/node_modules/.package-lock.json
@@ -102,10 +102,8 @@ alerts: $(DEVELOP)  ## rewrite alerts/: the SLOs and their burn-rate alerts, max
 openapi types translations settings smoke-expected alerts:
 	$(BIN)/python -m generators $@
 
-bench: $(DEVELOP)  ## benchmark the service against a bare Flask floor, with wrk (docs/performance.md; COMPARE=dir)
-	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (Debian)"; exit 2; }
-	$(BIN)/python bench/run.py $(if $(COMPARE),--compare $(COMPARE))
-	$(BIN)/python bench/features.py
+bench: $(DEVELOP)  ## the standard benches, `python -m bench standard` (docs/performance.md; COMPARE=dir: another checkout alike)
+	$(BIN)/python -m bench standard $(if $(COMPARE),--compare $(COMPARE))
 
 lock: | $(BIN)/python  ## refresh the locks in requirements/ from pyproject.toml (UPGRADE=all, or UPGRADE=name,...)
 	$(PIP_LOCKED) -r requirements/build.txt

@@ -1,14 +1,16 @@
-"""What the drift counts' noise (soulsync/metrics.py: EPSILON per published count) buys and
-costs. Buys: how often the red team's differencing attack (send 99 questionnaires of a step,
-read the 100th person's answer to a yes/no question from the counters' increments) reads that
-answer right, without and with the noise. Costs the drift alert: per group, the PSI of the
-scores and of the results over a day's questionnaires,
-from exact counts and from the noisy counts the service publishes (steps of PUBLISH_EVERY, each
-count with its own noise, below zero carried on), for several daily volumes; without drift
-(how often the alert fires wrongly) and with a drift whose exact PSI is about 0.3 (how often it
-fires rightly). The questionnaires are drawn from the shipped model's drift reference.
+"""What the drift counts' noise buys against the differencing attack, and costs the drift alert.
 
-    .venv/bin/python bench/drift_noise.py [--trials 300]
+The noise is soulsync/metrics.py's, EPSILON per published count. Buys: how often the red team's
+differencing attack (send 99 questionnaires of a step, read the 100th person's answer to a
+yes/no question from the counters' increments) reads that answer right, without and with the
+noise. Costs the drift alert: per group, the PSI of the scores and of the results over a day's
+questionnaires, from exact counts and from the noisy counts the service publishes (steps of
+PUBLISH_EVERY, each count with its own noise, below zero carried on), for several daily volumes;
+without drift (how often the alert fires wrongly) and with a drift whose exact PSI is about 0.3
+(how often it fires rightly). The questionnaires are drawn from the shipped model's drift
+reference.
+
+    python -m bench drift-noise [--trials 300]
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from soulsync.inference.drift import MINIMUM_COUNT, SHIFT_FROM, psi
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
@@ -103,10 +102,10 @@ def run(trials: int) -> None:
                     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=300)
-    run(parser.parse_args().trials)
+    run(parser.parse_args(argv).trials)
     return 0
 
 

@@ -15,8 +15,9 @@ runs:
   in place, with the project and the SLOs' service in place of PROJECT_ID and SERVICE_ID;
   `--channels` (notification channels' resource names) are set on every policy.
 
-Not run here: this project's machines reach no Google Cloud project. tests/test_alert_files.py
-runs it against a gcloud stand-in and a stand-in for the API, and checks what it sends.
+Not run here: this project's machines reach no Google Cloud project.
+tests/deploy/test_alert_files.py runs it against a gcloud stand-in and a stand-in for the API,
+and checks what it sends.
 """
 
 from __future__ import annotations

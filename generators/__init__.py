@@ -7,7 +7,7 @@ rewrites it (docs/development.md, "Generated files").
 Each file whose format has comments starts with a line that names its target. The locks are
 checked here (the digest of what they are made from) and written by `make lock` alone, with uv
 from PyPI; their program, lock.py, runs by its path with the standard library only, before
-anything is installed, and heads them itself. tests/test_generated.py runs the check.
+anything is installed, and heads them itself. tests/project/test_generated.py runs the check.
 """
 
 from __future__ import annotations

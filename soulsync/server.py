@@ -3,8 +3,8 @@ writes no client bytes, and the hooks that keep turns fair and errors in JSON.
 
 Why gevent: a connection costs a greenlet, not a thread, so slow clients (a byte and then
 silence, headers or a body trickled) cannot take the workers away from everyone else
-(docs/performance.md has the comparison with gthread, from make bench and
-bench/slow_clients.py).
+(docs/performance.md's history has the comparison with gthread; `python -m bench hostile`
+measures the protections).
 
 gunicorn and gevent have no public hook for five protections, so they stand here and in
 soulsync/event_loop.py's RequestDeadline, each with its test:

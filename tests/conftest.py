@@ -36,7 +36,7 @@ def contract() -> dict:
 
 @pytest.fixture(scope="session")
 def survey_dir() -> Path:
-    """Both survey files, generated (tests/survey.py), in the real files' exact format."""
+    """Both survey files, generated (tests/support/survey.py), in the real files' exact format."""
     return FIXTURES / "survey"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-from soulsync import texts
+from soulsync import event_loop, texts
 from soulsync.api.parsing import BodyLimits
 from soulsync.config import BATCH_BYTES_PER_QUESTIONNAIRE, DEFAULTS
 from soulsync.question import Kind, Question
@@ -21,6 +21,10 @@ from soulsync.translations import LANGUAGES
 
 #: How many bad questionnaires of a batch a 422 names; the rest are counted, not listed.
 REPORTED_BAD_ITEMS = 10
+#: A batch's questionnaires are read this many at a time, the other connections getting their
+#: turn between pieces (soulsync/event_loop.py): a full batch would otherwise hold the loop for
+#: as long as it takes to read it all.
+READ_IN_TURNS_OF = 50
 
 
 #: Objects and arrays each questionnaire of a batch may bring to the batch's body (itself, and
@@ -153,7 +157,7 @@ FIELD_MESSAGES = {
 class QuestionnaireList(fields.List):
     """A batch's questionnaires. The batch limit is checked before any item is read, and
     checking stops at the REPORTED_BAD_ITEMS-th bad one, so that a body buys neither more work
-    than a valid batch nor a large reply."""
+    than a valid batch nor a large reply; they are read READ_IN_TURNS_OF at a time, taking turns."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
         if not isinstance(value, list):
@@ -163,6 +167,8 @@ class QuestionnaireList(fields.List):
             raise ValidationError(texts.BATCH_SIZE.format(limit=limit, count=len(value)))
         loaded, errors = [], {}
         for index, item in enumerate(value):
+            if index and not index % READ_IN_TURNS_OF:
+                event_loop.take_turn()
             try:
                 loaded.append(self.inner.deserialize(item, **kwargs))
             except ValidationError as error:

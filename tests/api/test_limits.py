@@ -8,9 +8,11 @@ import re
 
 import pytest
 
+from soulsync import event_loop
+from soulsync.api.answers import READ_IN_TURNS_OF
 from soulsync.app import create_app
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.processes import import_wsgi
+from tests.support.processes import import_wsgi
 
 
 def post_batch(client, items) -> object:
@@ -41,6 +43,17 @@ def test_a_batch_of_bad_questionnaires_gets_a_short_reply(client) -> None:
     assert list(errors) == [str(i) for i in range(10)] + ["more"]
     assert errors["more"] == ["Checking stopped after 10 invalid questionnaires."]
     assert len(response.data) < 100_000
+
+
+def test_a_full_batch_gives_the_other_connections_their_turns(client, monkeypatch) -> None:
+    """Reading 500 questionnaires, screening and dumping them would hold the worker's loop for
+    tens of milliseconds at once: it takes a turn every READ_IN_TURNS_OF questionnaires read, and
+    one before the reply is dumped."""
+    turns = []
+    monkeypatch.setattr(event_loop, "take_turn", lambda: turns.append(len(turns)))
+    response = post_batch(client, [CONTRACT_EXAMPLE] * 500)
+    assert response.status_code == 200
+    assert len(turns) == 500 // READ_IN_TURNS_OF - 1 + 1
 
 
 def test_invented_methods_make_no_new_metric_series() -> None:

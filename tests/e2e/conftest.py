@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.e2e.gunicorn_server import Server, free_port, served
+from bench.harness import Server, free_port, served
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

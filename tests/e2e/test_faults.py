@@ -13,15 +13,9 @@ import urllib.request
 
 import pytest
 
+from bench.harness import call, read_reply, rss_kb
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.e2e.gunicorn_server import (
-    accepted_connections,
-    call,
-    in_background,
-    load,
-    read_reply,
-    rss_kb,
-)
+from tests.support.gunicorn_server import accepted_connections, in_background, load
 
 BODY = json.dumps(CONTRACT_EXAMPLE).encode()
 BATCH = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * 500}).encode()

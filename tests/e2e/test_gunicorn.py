@@ -6,8 +6,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+from bench.harness import call, free_port, start
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.e2e.gunicorn_server import call, free_port, start
 
 CANARY = "zq-canary-5521"
 

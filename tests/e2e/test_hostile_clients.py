@@ -3,7 +3,7 @@ framing, malformed requests, bodies that buy work. The service keeps answering e
 answers each with a 4xx, and writes none of their bytes to its log.
 
 The thresholds here are generous (seconds where the service takes milliseconds), so that a
-fully loaded machine passes; bench/slow_clients.py measures the latencies themselves.
+fully loaded machine passes; `python -m bench hostile` measures the latencies themselves.
 """
 
 from __future__ import annotations
@@ -23,9 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import (
+    ROOT,
+    Server,
+    call,
+    cpu_seconds,
+    free_port,
+    gunicorn_command,
+    read_reply,
+    rss_kb,
+)
 from soulsync import event_loop
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.e2e.gunicorn_server import GUNICORN, ROOT, Server, call, free_port, read_reply, rss_kb
 
 BODY = json.dumps(CONTRACT_EXAMPLE).encode()
 CANARY = "zq-canary-9913"
@@ -192,12 +201,6 @@ def test_requests_gunicorn_cannot_parse_leave_no_bytes_in_the_log(
     assert CANARY not in server.log()
 
 
-def worker_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (not wall time: no scheduling in it)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_a_body_that_buys_work_is_refused_cheaply_and_leaves_memory_as_it_was(
     start_server,
 ) -> None:
@@ -209,14 +212,14 @@ def test_a_body_that_buys_work_is_refused_cheaply_and_leaves_memory_as_it_was(
     bad = json.dumps({"questionnaires": [{"Pressure": 9}] * 500}).encode()
     assert len(nested) < 500 * 1024  # within a batch's limit
     send(server, request_head(len(nested), path="/predict/batch") + nested)  # warm up
-    before, cpu_before = rss_kb(worker), worker_cpu_seconds(worker)
+    before, cpu_before = rss_kb(worker), cpu_seconds([worker])
     for _ in range(3):
         status, reply = send(server, request_head(len(nested), path="/predict/batch") + nested)
         assert status == 400 and len(reply) < 1000
         status, reply = send(server, request_head(len(bad), path="/predict/batch") + bad)
         assert status == 422 and len(reply) < 20_000  # ten named, the rest not checked
     # Six requests; the nested body alone cost 0.6 s of CPU each before it was refused unread.
-    assert worker_cpu_seconds(worker) - cpu_before < 1.5
+    assert cpu_seconds([worker]) - cpu_before < 1.5
     assert rss_kb(worker) <= before + 16_000  # kB: nothing kept from one request to the next
 
 
@@ -326,7 +329,7 @@ def test_a_new_connection_gets_its_turn_while_others_have_requests_queued(
 def test_a_bind_that_loses_the_metrics_listener_stops_start_up(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(
-        [str(GUNICORN), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        gunicorn_command("--bind", f"127.0.0.1:{port}"),
         cwd=ROOT,
         env={**os.environ, "SOULSYNC_METRICS_PORT": str(free_port())},
         capture_output=True,
@@ -340,7 +343,7 @@ def test_a_bind_that_loses_the_metrics_listener_stops_start_up(tmp_path: Path) -
 def test_a_failed_bind_leaves_no_metrics_folder(server: Server) -> None:
     made = set(Path(tempfile.gettempdir()).glob("soulsync-metrics-*"))
     result = subprocess.run(
-        [str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
+        gunicorn_command(),
         cwd=ROOT,
         env={**os.environ, "PORT": str(server.port)},  # taken by the running server
         capture_output=True,
@@ -354,7 +357,7 @@ def test_a_failed_bind_leaves_no_metrics_folder(server: Server) -> None:
 def test_a_file_limit_below_the_connections_stops_start_up() -> None:
     port = free_port()
     result = subprocess.run(
-        ["prlimit", "--nofile=128:128", str(GUNICORN), "--config", "gunicorn.conf.py", "wsgi:app"],
+        ["prlimit", "--nofile=128:128", *gunicorn_command()],
         cwd=ROOT,
         env={**os.environ, "PORT": str(port)},
         capture_output=True,

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.e2e.gunicorn_server import ROOT, Server, call, free_port
+from bench.harness import ROOT, Server, call, free_port
 
 EXAMPLE = ROOT / "examples" / "node"
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")

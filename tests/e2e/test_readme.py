@@ -1,7 +1,7 @@
 """Every curl example of the README and docs/ runs against gunicorn and gives the status its
 `# -> STATUS` line promises; every `$ ` session in docs/ runs and prints each line it shows; the
-README's `make serve` serves. (tests/test_doc_claims.py holds every other command to a test or a
-stated reason.)"""
+README's `make serve` serves. (tests/project/test_doc_claims.py holds every other command to a
+test or a stated reason.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.gunicorn_server import Server, free_port, wait_ready
+from bench.harness import Server, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -162,7 +162,7 @@ def test_make_serve() -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: make and the gunicorn it starts
         )
-    server = Server(f"http://127.0.0.1:{port}", port, process, log)
+    server = Server(port, process, log)
     try:
         wait_ready(server)
     finally:

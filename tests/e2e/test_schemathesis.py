@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.gunicorn_server import Server
+from bench.harness import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from tests.e2e.gunicorn_server import free_port
+from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.e2e.gunicorn_server import free_port
+from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "soulsync-project"

@@ -13,7 +13,7 @@ from soulsync.app import create_app
 from soulsync.inference.backends import ModelLoadError
 from soulsync.inference.model_folder import SHIPPED_MODEL_DIR, TFLITE_FILE
 from soulsync.questionnaire import CONTRACT_EXAMPLE
-from tests.processes import import_wsgi
+from tests.support.processes import import_wsgi
 
 
 def _start(path: Path) -> str:

@@ -80,7 +80,7 @@ def test_moved_answers_read_shift_exactly_where_they_moved(
     trained, population, tmp_path: Path
 ) -> None:
     # More suicidal thoughts and more pressure: answers that raise the risk in the fixture's
-    # survey (tests/survey.py WEIGHTS), so that the scores move too.
+    # survey (tests/support/survey.py WEIGHTS), so that the scores move too.
     answers = population["answers"].copy()
     moved = np.random.default_rng(6).random((len(answers), 2)) < 0.8
     answers[moved[:, 0], KEYS.index("SuicidalTh")] = 1

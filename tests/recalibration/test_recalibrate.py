@@ -1,7 +1,7 @@
 """`soulsync recalibrate` end to end, on a model trained on the fixture survey and a shifted
-population built from that survey (tests/shifted.py): the app's team's workflow of collecting
-outcomes, checking them with `soulsync monitor`, recalibrating, and serving the new folder with
-the unchanged service; and every way it must refuse, writing nothing."""
+population built from that survey (tests/support/shifted.py): the app's team's workflow of
+collecting outcomes, checking them with `soulsync monitor`, recalibrating, and serving the new
+folder with the unchanged service; and every way it must refuse, writing nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from soulsync.inference.backends import KerasBackend, LiteBackend
 from soulsync.inference.model_folder import CARD_FILE, KERAS_FILE, TFLITE_FILE, read_card
 from soulsync.inference.probability_map import apply_map
 from soulsync.questionnaire import GROUP_COLUMN, KEYS, PROFESSIONAL, STUDENT
-from tests.shifted import ShiftedPopulation, write_export
+from tests.support.shifted import ShiftedPopulation, write_export
 
 pytest.importorskip("sklearn", reason="soulsync recalibrate needs the 'monitor' extra")
 pytestmark = pytest.mark.slow  # needs a model trained on the fixture survey

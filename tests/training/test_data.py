@@ -9,7 +9,7 @@ import pytest
 
 from soulsync.questionnaire import BY_KEY, KEYS, PROFESSIONAL, STUDENT
 from soulsync.training.data import PROFESSIONAL_FILE, STUDENT_FILE, DataError, load_dataset
-from tests.survey import header, random_rows, write_file, write_survey
+from tests.support.survey import header, random_rows, write_file, write_survey
 
 
 def test_the_fixture_survey_loads_completely(survey_dir: Path) -> None:
@@ -25,7 +25,8 @@ def test_the_fixture_survey_loads_completely(survey_dir: Path) -> None:
 
 def test_the_fixture_is_what_the_generator_writes(survey_dir: Path, tmp_path: Path) -> None:
     for name, text in ((p.name, p.read_bytes()) for p in write_survey(tmp_path).iterdir()):
-        assert (survey_dir / name).read_bytes() == text, f"run `python -m tests.survey` ({name})"
+        rerun = f"run `python -m tests.support.survey` ({name})"
+        assert (survey_dir / name).read_bytes() == text, rerun
 
 
 def test_rows_map_to_wire_codes(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import yaml
 from google.cloud import deploy_v1
 
 from deploy import pipeline, render, smoke
-from tests.fake_cloud import BUILD, ROOT, step_environment
+from tests.support.fake_cloud import BUILD, ROOT, step_environment
 
 PROJECT = "soulsync-project"
 SKAFFOLD = ROOT / "deploy" / "skaffold.yaml"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from deploy import render, smoke
-from tests.fake_cloud import BUILD, BUILT_IN, ROOT, step, step_environment, substitute
+from tests.support.fake_cloud import BUILD, BUILT_IN, ROOT, step, step_environment, substitute
 
 SUBSTITUTIONS = BUILD["substitutions"]
 #: Substitutions that only cloudbuild.yaml itself uses.

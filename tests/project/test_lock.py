@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 from generators import lock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 LOCKS = {path.name: path for path in lock.LOCKS}
@@ -33,7 +33,7 @@ def locked(name: str) -> dict[str, str]:
 
 def test_the_digest_follows_the_declarations_only(tmp_path: Path) -> None:
     """A new dependency makes the locks stale; a change to anything else in pyproject.toml does
-    not. (What the engineer who adds a dependency sees: tests/test_generated.py fails, `make
+    not. (What the engineer who adds a dependency sees: tests/project/test_generated.py fails, `make
     lock`.)"""
     (tmp_path / "requirements").mkdir()
     for name in ("build.in", "constraints.in"):

@@ -11,7 +11,7 @@ import pytest
 from deploy import smoke
 from soulsync.questionnaire import GROUPS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "deploy" / "smoke-expected.json"
 
 

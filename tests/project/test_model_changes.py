@@ -8,7 +8,7 @@ from pathlib import Path
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH
 from soulsync.inference.screening import Screener
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 V1 = ROOT / "tests" / "fixtures" / "model-v1" / "model.tflite"
 #: A program of scripts/, a folder that is not a package.
 changes = runpy.run_path(str(ROOT / "scripts" / "model_changes.py"))["changes"]

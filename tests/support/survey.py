@@ -1,7 +1,7 @@
 """Small survey files in the Kaggle files' exact format, generated (no real row is copied), for
 tests that must not need the real data.
 
-`python -m tests.survey` rewrites the committed fixture, tests/fixtures/survey/.
+`python -m tests.support.survey` rewrites the committed fixture, tests/fixtures/survey/.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from soulsync.question import Kind
 from soulsync.questionnaire import PROFESSIONAL, QUESTIONS, STUDENT
 from soulsync.training.data import PROFESSIONAL_FILE, STUDENT_FILE, TARGET_COLUMN
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "survey"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "survey"
 
 
 def header(group: int) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from deploy import render, smoke
-from tests.fake_cloud import (
+from tests.support.fake_cloud import (
     BUILT_IN,
     PIPELINE_REGION,
     RELEASE,
@@ -63,7 +63,7 @@ def test_the_release_step_creates_the_release_with_the_image_by_digest(cloud) ->
         "model-version": MODEL,
     }
     assert set(created["source"]) == {"service.yaml", "skaffold.yaml"}
-    skaffold = Path(__file__).resolve().parents[1] / "deploy" / "skaffold.yaml"
+    skaffold = Path(__file__).resolve().parents[2] / "deploy" / "skaffold.yaml"
     assert created["source"]["skaffold.yaml"] == skaffold.read_text(encoding="utf-8")
     service = yaml.safe_load(created["source"]["service.yaml"])
     assert service["spec"]["template"]["spec"]["containers"][0]["image"] == render.IMAGE

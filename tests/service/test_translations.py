@@ -1,5 +1,5 @@
 """The message catalogs hold every text the code says, translated (`make translations` refreshes
-them; tests/test_generated.py holds them current)."""
+them; tests/project/test_generated.py holds them current)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from soulsync.question import Kind
 from soulsync.questionnaire import QUESTIONS
 from soulsync.translations import DOMAIN, FOLDER, LANGUAGES, SOURCE_LANGUAGE, Message, catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFRESH = "run `make translations` (and translate what it adds) and commit the catalogs"
 TRANSLATED = [language for language in LANGUAGES if language != SOURCE_LANGUAGE]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = [*sorted((ROOT / "deploy").glob("*.py")), ROOT / "generators" / "lock.py"]
 PROGRAMS = [path for path in MODULES if 'if __name__ == "__main__":' in path.read_text("utf-8")]
 

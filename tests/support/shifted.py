@@ -7,8 +7,8 @@ one-hot, scikit-learn, fitted on the survey's rows of that group) is "the survey
 Answers are drawn from the group's survey rows with replacement; each outcome is drawn from that
 model's logit, centred, times the group's STEEPNESS, moved to the group's BASE_RATE.
 
-    python -m tests.shifted export --data DATA --rows 20000 --out shifted.csv
-    python -m tests.shifted goals --data DATA [--draws 30] [--labelled 300]
+    python -m tests.support.shifted export --data DATA --rows 20000 --out shifted.csv
+    python -m tests.support.shifted goals --data DATA [--draws 30] [--labelled 300]
         [--students STEEPNESS BASE_RATE] [--professionals STEEPNESS BASE_RATE]
 
 `goals` measures what `soulsync recalibrate` must reach (GOALS below): it draws `--labelled`
@@ -218,7 +218,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.shifted", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.shifted", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     write = commands.add_parser("export", help="write an export of the shifted population")
     write.add_argument("--data", type=Path, required=True)

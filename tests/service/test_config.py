@@ -17,7 +17,7 @@ from soulsync.config import (
     server_settings,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_without_environment() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILD: dict[str, Any] = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
 FAKE_BIN = ROOT / "tests" / "fixtures" / "fake-gcloud"
 #: Cloud Build's own substitutions, as a build of this commit would have them.

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import BENCHES
 from soulsync.api import openapi_document
 from soulsync.config import OPEN_PATHS, OPERATOR_PATHS
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND_WORDS = {
     "curl", "make", "gcloud", "python3", "python", "soulsync", "docker", "npm", "npx", "node",
@@ -43,16 +44,16 @@ NOT_RUN_HERE = {
     "openssl rand": "pipes a new key into `gcloud secrets create` (a project)",
     "for ": "a loop of gcloud commands (a project)",
     "done": "the end of a loop of gcloud commands",
-    "make release": "needs gcloud and a project (its last step: tests/test_release.py runs it "
-    "against a gcloud stand-in)",
-    "make pipeline": "needs gcloud and a project (tests/test_deploy_config.py checks the file it "
-    "applies)",
+    "make release": "needs gcloud and a project (its last step: tests/deploy/test_release.py runs "
+    "it against a gcloud stand-in)",
+    "make pipeline": "needs gcloud and a project (tests/deploy/test_deploy_config.py checks the "
+    "file it applies)",
     "make status": "needs gcloud and a project",
     "make trigger": "needs gcloud and a project",
-    "make rollback": "needs gcloud and a project (tests/test_release.py runs it against a gcloud "
-    "stand-in)",
+    "make rollback": "needs gcloud and a project (tests/deploy/test_release.py runs it against "
+    "a gcloud stand-in)",
     "make promote": "needs gcloud and a project",
-    "make apply-alerts": "needs gcloud and a project (tests/test_alert_files.py runs it "
+    "make apply-alerts": "needs gcloud and a project (tests/deploy/test_alert_files.py runs it "
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",
     "make quick": "a part of make test",
@@ -60,17 +61,18 @@ NOT_RUN_HERE = {
     "check-model where it lies",
     "make check-model": ".ci/run runs it where ../shared/data lies",
     "make bench": "a benchmark of minutes that prints numbers (docs/performance.md), not a test",
+    ".venv/bin/python -m bench": "a benchmark that prints numbers, not a test",
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
     "make container-test": "needs a container engine; .ci/run runs it where one runs",
     "docker ": "needs a Docker engine (make container-test builds and runs the same image)",
-    "make lock": "rewrites the locks from PyPI (tests/test_generated.py and tests/test_lock.py "
-    "check them)",
+    "make lock": "rewrites the locks from PyPI (tests/project/test_generated.py and "
+    "tests/project/test_lock.py check them)",
     "python3 -m deploy.smoke": "tests/e2e/test_smoke.py runs it against gunicorn",
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
     "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",
-    ".venv/bin/python -m tests.shifted": "reads ../shared/data and takes minutes; its figures "
-    "are quoted in docs/model.md with this command",
+    ".venv/bin/python -m tests.support.shifted": "reads ../shared/data and takes minutes; its "
+    "figures are quoted in docs/model.md with this command",
     "cd examples/node": "tests/e2e/test_node_example.py runs the example's npm ci and node",
     "npm ci": "tests/e2e/test_node_example.py",
     "node example.js": "tests/e2e/test_node_example.py",
@@ -366,8 +368,12 @@ MEASURED = re.compile(
     r"\d\s?(ms|µs|us|s|MB|MiB|GB|req/s|rps)\b|\bmeasured\b|\bp(50|99)\b|this project's 2-core",
     re.I,
 )
-#: A command in backticks: a make target, a file of the repository, or the soulsync command.
-COMMAND = re.compile(r"`(make\s+[a-z-]+|[\w./-]+\.(?:py|sh)|\.venv/bin/\w+ [^`]+|soulsync \w[^`]*)")
+#: A command in backticks: a make target, a file of the repository, a bench, or the soulsync
+#: command.
+COMMAND = re.compile(
+    r"`(make\s+[a-z-]+|[\w./-]+\.(?:py|sh)|\.venv/bin/\w+ [^`]+|python -m bench [a-z-]+"
+    r"|soulsync \w[^`]*)"
+)
 
 
 def blocks(text: str) -> list[tuple[int, str, str]]:
@@ -388,6 +394,8 @@ def exists(command: str) -> bool:
         return re.search(rf"^{re.escape(command.split()[1])}:", makefile, re.M) is not None
     if command.startswith("soulsync "):
         return True
+    if bench := re.search(r"python -m bench ([a-z-]+)", command):
+        return bench[1] in BENCHES
     path = command.split()[-1] if command.startswith(".venv") else command
     return (ROOT / path.split()[0]).exists()
 

@@ -21,13 +21,13 @@ from typing import ClassVar
 import pytest
 import yaml
 
+from bench.harness import free_port
 from generators import drift_alert, service_alerts
 from soulsync.inference.drift import SHIFT_FROM, psi
 from soulsync.metrics import LIVE_MINIMUM_COUNT
 from soulsync.questionnaire import CONTRACT_EXAMPLE, NEGATIVE_RESULT, POSITIVE_RESULT
-from tests.e2e.gunicorn_server import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
 POLICIES = sorted((ALERTS / "policies").glob("*.json"))
 SLOS = sorted((ALERTS / "slo").glob("*.json"))

@@ -1,0 +1,1 @@
+"""soulsync/analysis: the evaluation and the code version that training and recalibration share."""
