@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # a container's /dev/shm (Docker's default: 64 MB) is too small
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
