@@ -57,9 +57,9 @@ NOT_RUN_HERE = {
     "against stand-ins)",
     "make test": "CI's own command: .ci/run runs it",
     "make quick": "a part of make test",
-    "make train": "reads ../shared/data, which is not in the repository; .ci/run runs make "
-    "check-model where it lies",
-    "make check-model": ".ci/run runs it where ../shared/data lies",
+    "make train": "reads the survey data (DATA), which is not in the repository; .ci/run runs "
+    "make check-model where it lies beside the checkout",
+    "make check-model": ".ci/run runs it where the survey data lies beside the checkout",
     "make bench": "a benchmark of minutes that prints numbers (docs/performance.md), not a test",
     ".venv/bin/python -m bench": "a benchmark that prints numbers, not a test",
     ".venv/bin/python bench/": "a benchmark that prints numbers, not a test",
@@ -71,7 +71,7 @@ NOT_RUN_HERE = {
     "soulsync monitor": "tests/monitor/test_monitor.py runs it on exports it writes, and "
     "tests/e2e/test_node_example.py on the Node example's records",
     "soulsync recalibrate": "tests/recalibration/test_recalibrate.py runs it on exports it writes",
-    ".venv/bin/python -m tests.support.shifted": "reads ../shared/data and takes minutes; its "
+    ".venv/bin/python -m tests.support.shifted": "reads the survey data and takes minutes; its "
     "figures are quoted in docs/model.md with this command",
     "cd examples/node": "tests/e2e/test_node_example.py runs the example's npm ci and node",
     "npm ci": "tests/e2e/test_node_example.py",
