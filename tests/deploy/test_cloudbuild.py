@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from deploy import render, smoke
+from tests.support.cloud_run_types import service_problems
 from tests.support.fake_cloud import BUILD, BUILT_IN, ROOT, step, step_environment, substitute
 
 SUBSTITUTIONS = BUILD["substitutions"]
@@ -245,6 +246,52 @@ def test_the_metrics_sidecar_is_off_by_default_and_complete_when_on() -> None:
     assert annotations["run.googleapis.com/container-dependencies"] == '{"collector":["service"]}'
     assert annotations["run.googleapis.com/cpu-throttling"] == "false"  # instance-based billing
     assert service["startupProbe"]["httpGet"]["path"] == "/readyz"  # what the collector waits on
+
+
+@pytest.mark.parametrize(
+    "substitutions",
+    [
+        {},
+        {"_PUBLIC": "true", "_API_KEYS_VERSION": "3", "_CORS_ORIGINS": "https://app.example"},
+        {"_METRICS_SIDECAR": "true", "_SETTINGS": "SOULSYNC_TOP_FACTORS=3"},
+    ],
+    ids=["defaults", "public-keys-cors", "sidecar-settings"],
+)
+def test_the_service_file_is_a_service_as_cloud_runs_api_describes_it(substitutions) -> None:
+    assert service_problems(rendered(**substitutions)) == []
+
+
+TEMPLATE = ("spec", "template")
+CONTAINER = (*TEMPLATE, "spec", "containers", 0)
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value", "named"),
+    [
+        ((*TEMPLATE, "spec"), "containerConcurency", 40, "containerConcurency"),
+        (CONTAINER, "startUpProbe", {}, "startUpProbe"),
+        ((*CONTAINER, "startupProbe", "httpGet"), "paths", "/readyz", "httpGet.paths"),
+        ((*TEMPLATE, "spec", "volumes", 0, "secret"), "name", "x", "secret.name"),
+        ((*TEMPLATE, "spec"), "timeoutSeconds", "30", "integer expected"),
+        (("metadata", "annotations"), "run.googleapis.com/min-scale", "0", "min-scale"),
+        (
+            (*TEMPLATE, "metadata", "annotations"),
+            "autoscaling.knative.dev/maxscale",
+            "1",
+            "maxscale",
+        ),
+    ],
+    ids=["spec", "container", "probe", "volume", "type", "annotation", "template-annotation"],
+)
+def test_a_mistyped_field_of_the_service_file_fails(where, key: str, value, named: str) -> None:
+    """The check on broken copies: each mistake is named, at any depth."""
+    service = rendered(_METRICS_SIDECAR="true")
+    place = service
+    for part in where:
+        place = place[part]
+    place[key] = value
+    problems = service_problems(service)
+    assert len(problems) == 1 and named in problems[0], problems
 
 
 def test_cloud_run_size_is_small() -> None:
