@@ -51,17 +51,19 @@ def measure(app: Flask, speeches: Iterable[language.Speech], screener: Screener)
     def written(schema: Schema, value: Any) -> int:
         return len(app.json.response(schema.dump(value)).get_data())
 
+    factor, prediction, batch = FactorSchema(), PredictionSchema(), BatchResponseSchema()
     screening = envelope = 0
     for speech in speeches:
         with language.speaking_as(speech):
+            # A factor's length is its answer's part plus its reference's, each the same
+            # function of a code: the longest pairs the longest answer with itself.
             each_question = [
                 max(
-                    written(FactorSchema(), reply)
+                    written(factor, reply)
                     for reply in factor_replies(
                         [
-                            Factor(question.key, answer, reference, _LONGEST_NUMBER)
-                            for answer in question.codes
-                            for reference in question.codes
+                            Factor(question.key, code, code, _LONGEST_NUMBER)
+                            for code in question.codes
                         ],
                         speech,
                     )
@@ -80,10 +82,10 @@ def measure(app: Flask, speeches: Iterable[language.Speech], screener: Screener)
                     support_due=True,
                 )
                 # A comma between factors: one per factor is a bound.
-                longest = written(PredictionSchema(), bare) + sum(factors) + len(factors)
+                longest = written(prediction, bare) + sum(factors) + len(factors)
                 screening = max(screening, longest)
             empty = {"model_version": screener.version, "results": []}
-            envelope = max(envelope, written(BatchResponseSchema(), empty) - len("0"))
+            envelope = max(envelope, written(batch, empty) - len("0"))
     return ReplySize(screening=screening, batch_envelope=envelope)
 
 
