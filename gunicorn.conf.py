@@ -40,8 +40,8 @@ graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 # kept open.
 keepalive = 5
 # A request's head: at most this many header lines (a browser sends about twenty, Cloud Run's
-# front end adds about ten), each at most gunicorn's 8,190 bytes: gunicorn's own default of a
-# hundred let a client make the service parse almost a megabyte before it decided anything.
+# front end adds about ten), each at most gunicorn's 8,190 bytes, so that a client cannot make
+# the service parse a megabyte of head before it decides anything.
 limit_request_fields = 50
 # The app writes its own access line per request (JSON, no bodies): gunicorn's is off, and its
 # own messages are JSON lines too, with any that may hold a client's bytes withheld.

@@ -1,6 +1,6 @@
 """What the drift counts' noise buys against the differencing attack, and costs the drift alert.
 
-The noise is soulsync/metrics.py's, EPSILON per published count. Buys: how often the red team's
+The noise is soulsync/metrics.py's, EPSILON per published count. Buys: how often the
 differencing attack (send 99 questionnaires of a step, read the 100th person's answer to a
 yes/no question from the counters' increments) reads that answer right, without and with the
 noise. Costs the drift alert: per group, the PSI of the scores and of the results over a day's

@@ -1,7 +1,7 @@
 """Hostile clients against one worker: each protection's goal, its figure, met or not.
 
-Every scenario starts gunicorn with gunicorn.conf.py and WEB_CONCURRENCY=1, as the red team
-tried it, and takes a fresh server (so that memory and slots start alike). Attackers run in a
+Every scenario starts gunicorn with gunicorn.conf.py and WEB_CONCURRENCY=1, as an attacker
+meets it, and takes a fresh server (so that memory and slots start alike). Attackers run in a
 process of their own (asyncio for many connections), so that the probes, in this process,
 wait for the server alone. A probe opens a new connection for `GET /healthz` unless it says it
 keeps one alive. Scenarios:

@@ -17,10 +17,11 @@ counts before each accept4(). The client sends each segment's `--calls` requests
 other on a connection of its own, so each segment is a part of its own (start-up and warm-up
 left out), and the count per request is the same to a few instructions from one segment to the
 next. The worker's timers (the loop-lag sampler, the accept queue's reading, gunicorn's
-heartbeat) run by the wall clock while valgrind runs the worker some 50 times slower: an idle
+heartbeat) run by the wall clock while valgrind runs the worker many times slower: an idle
 window measures what they cost a second, and each segment is charged that for its time. The
-fair turn is also timed (a 0.5 ms timer once the loop has not polled for 2 ms): at valgrind's
-pace it is taken after every request, at full speed after few, so its row is its cost when taken.
+fair turn is also timed (event_loop.FAIR_TURN_WAIT, once the loop has not polled for
+event_loop.FAIR_TURN_AFTER): at valgrind's pace it is taken after every request, at full speed
+after few, so its row is its cost when taken.
 In-process, callgrind dumps before each os.getppid(), which bench/in_process.py calls around its
 segments.
 
@@ -65,7 +66,7 @@ WARM_UP = 200
 #: How long the worker is left idle under callgrind, to measure what its timers cost.
 IDLE_SECONDS = 5.0
 IDLE = "idle worker, a second"
-#: The most a mark's own part may cost (a connection accepted: about 70,000 instructions).
+#: The most a mark's own part may cost (a connection accepted costs far less).
 MARK_INSTRUCTIONS = 1_000_000
 
 

@@ -6,8 +6,8 @@ The floor (bench/floor_app.py) parses the same JSON and returns a constant: what
 service on this machine stands on. wrk (2 threads, 8 connections, on loopback) posts the
 contract example for `--rounds` rounds of `--seconds` after a warm-up; the service, the floor
 (and with `--compare DIR`, that checkout's service) take their turns round by round, and each
-ratio is taken round by round, then their median: this shared machine varies by a factor of two
-from one minute to the next. CPU per request is the user and system time of the server's
+ratio is taken round by round, then their median: a shared machine's speed varies from one
+minute to the next. CPU per request is the user and system time of the server's
 processes over the requests wrk counted, steadier than requests per second. Also: each
 service's median time for a full batch (the default batch limit, one client), its cold start
 (process start to the first 200 from /readyz) and resident memory per worker; and in-process

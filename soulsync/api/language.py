@@ -133,8 +133,9 @@ class Speeches:
 
 
 #: How much of Accept-Language is read: a real one names a few languages in well under this;
-#: the server takes up to a hundred header lines of 8 KB (joined when repeated), which would
-#: otherwise cost a second of the worker's time to parse, and as many cache keys.
+#: the server takes dozens of header lines of 8 KB (gunicorn.conf.py's limit_request_fields,
+#: joined when repeated), which would otherwise cost the worker a long parse, and as many cache
+#: keys.
 ACCEPT_LANGUAGE_READ = 256
 #: The longest `?lang=` value read (a language tag is a few characters).
 QUERY_LANGUAGE_READ = 35

@@ -18,7 +18,13 @@ from flask import Flask, Response, g
 from marshmallow import Schema
 
 from soulsync.api import language
-from soulsync.api.replies import BatchResponseSchema, FactorSchema, PredictionSchema, factor_replies
+from soulsync.api.replies import (
+    DECIMALS,
+    BatchResponseSchema,
+    FactorSchema,
+    PredictionSchema,
+    factor_replies,
+)
 from soulsync.inference.decision import RiskLevel
 from soulsync.inference.predictor import Factor
 from soulsync.inference.screening import Screener, Screening
@@ -26,8 +32,9 @@ from soulsync.questionnaire import QUESTIONS
 
 #: Where a view leaves the length its reply is padded to (flask.g, for `pad_reply`).
 _PADDED_TO = "soulsync_padded_to"
-#: The longest a probability, a threshold or an effect is written (a sign, six decimals).
-_LONGEST_NUMBER = -0.123456
+#: The longest a probability, a threshold or an effect is written: a sign, a zero and every
+#: decimal.
+_LONGEST_NUMBER = -round(1 / 9, DECIMALS)
 
 
 @dataclass(frozen=True)

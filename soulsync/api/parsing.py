@@ -154,8 +154,8 @@ def _read_in_turns(request: Request) -> bytes:
 
 def _too_large(chunked: bool, limits: BodyLimits, allowed: int) -> NoReturn:
     """413 for a body over the endpoint's limit; 411 for one within it but sent in chunks. The
-    rest of the body is not read: beyond 64 KiB the server closes the connection
-    (soulsync/server.py)."""
+    rest of the body is not read: beyond event_loop.LEFTOVER_BYTES the server closes the
+    connection."""
     if chunked and allowed < limits.max_bytes:
         abort(411, message=texts.LENGTH_REQUIRED.format(limit=allowed))
     abort(413, message=texts.TOO_LARGE.format(limit=limits.max_bytes))

@@ -17,12 +17,15 @@ from soulsync.inference.decision import RISK_LEVEL_RULE, RiskLevel
 from soulsync.inference.predictor import Factor
 from soulsync.questionnaire import NEGATIVE_RESULT, POSITIVE_RESULT, PREDICTION_MESSAGE
 
+#: How many decimals a probability, a threshold or an effect is written with.
+DECIMALS = 6
+
 
 class Rounded(fields.Float):
-    """A probability or an effect, to six decimals."""
+    """A probability or an effect, to DECIMALS decimals."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return value if value is None else round(value, 6)
+        return value if value is None else round(value, DECIMALS)
 
 
 class Count(fields.Integer):
@@ -113,7 +116,7 @@ def factor_replies(factors: Sequence[Factor], speech: language.Speech) -> list[d
             "answer_label": labels[factor.key][factor.answer],
             "reference": factor.reference,
             "reference_label": labels[factor.key][factor.reference],
-            "effect": round(factor.effect, 6),
+            "effect": round(factor.effect, DECIMALS),
         }
         for factor in factors
     ]
@@ -122,7 +125,7 @@ def factor_replies(factors: Sequence[Factor], speech: language.Speech) -> list[d
 class PreparedFactors(fields.List):
     """The factors, as a list of FactorSchema (which documents them), built by
     `factor_replies` from what the reply's language prepared: the factors are most of a reply,
-    and dumping each of their fields through marshmallow cost more than all the rest of it."""
+    and dumping each of their fields through marshmallow is most of the reply's cost."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.Nested(FactorSchema), **kwargs)
