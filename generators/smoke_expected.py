@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Flask
 
+from soulsync.analysis.rule_choice import answer_space
 from soulsync.questionnaire import CONTRACT_EXAMPLE, GROUPS, QUESTIONS
 
 #: How far from every decision boundary a chosen questionnaire's probability lies.
@@ -30,9 +31,9 @@ PROBABILITY_TOLERANCE = 1e-4
 #: Every SAMPLE_STRIDE-th questionnaire of each group is scored (a prime, so that every question's
 #: options mix), which keeps this to seconds while the nearest neighbours stay close.
 SAMPLE_STRIDE = 17
-#: The old clients' reply fields (../shared/contract.md); their values are checked exactly.
+#: The old clients' reply fields (docs/integration.md, the old contract); their values are
+#: checked exactly.
 OLD_FIELDS = ("message", "result")
-GROUP_KEY = "WorkOrStudent"
 CHECKED = ("result", "risk_level", "probability")
 
 
@@ -49,8 +50,7 @@ class Scored:
 def questionnaires(group_code: int) -> Iterator[dict[str, int]]:
     """Every SAMPLE_STRIDE-th possible questionnaire of one group, in a fixed order."""
     keys = [question.key for question in QUESTIONS]
-    choices = [(group_code,) if q.key == GROUP_KEY else q.codes for q in QUESTIONS]
-    for codes in itertools.islice(itertools.product(*choices), 0, None, SAMPLE_STRIDE):
+    for codes in answer_space(group_code)[::SAMPLE_STRIDE].astype(int).tolist():
         yield dict(zip(keys, codes, strict=True))
 
 
