@@ -27,6 +27,10 @@ soulsync/event_loop.py's RequestDeadline, each with its test:
 - when the loop last polled its sockets, for the fair turn: a check watcher of gevent's loop
   (an interface gevent documents as internal; soulsync/event_loop.py;
   tests/e2e/test_hostile_clients.py, a new connection's turn).
+
+One more detail of gunicorn's that it does not document: `worker_exit` finds the app a worker
+loaded (whose drift counts it publishes) as the worker's `wsgi` attribute
+(tests/e2e/test_faults.py, a worker that stops publishes the drift counts it held).
 """
 
 from __future__ import annotations
