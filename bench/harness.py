@@ -355,3 +355,51 @@ def quiet_logs() -> None:
     for handler in logging.getLogger("soulsync").handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(devnull)
+
+
+# --- in-process calls -----------------------------------------------------------------------
+
+
+def callgrind_parts(folder: Path, pid: int) -> list[int]:
+    """The instructions of each part callgrind dumped for process `pid`, in order."""
+    parts = {}
+    for path in folder.glob(f"cg.{pid}*"):
+        text = path.read_text(errors="replace")
+        number = next(line for line in text.splitlines() if line.startswith("part:"))
+        total = next(line for line in text.splitlines() if line.startswith(("summary:", "totals:")))
+        parts[int(number.split()[1])] = int(total.split()[1])
+    return [parts[number] for number in sorted(parts)]
+
+
+def run_in_process(cases: list[str], rounds: int, calls: int, callgrind: bool) -> dict:
+    """bench/in_process.py's cases: CPU microseconds per call, or instructions per call (under
+    callgrind), one figure a segment."""
+    with tempfile.TemporaryDirectory(prefix="soulsync-in-process-") as name:
+        folder = Path(name)
+        command = [sys.executable, "-m", "bench.in_process", "--rounds", str(rounds)]
+        command += ["--calls", str(calls), "--out", str(folder / "figures.json")]
+        if callgrind:
+            command = ["valgrind", "--tool=callgrind", "--dump-before=getppid",
+                       f"--callgrind-out-file={folder}/cg.%p", *command, "--marks"]  # fmt: skip
+        process = subprocess.run(
+            [*command, *cases],
+            cwd=ROOT,
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if process.returncode != 0:
+            raise RuntimeError(f"bench.in_process failed: {process.stderr[-2000:]}")
+        run = json.loads((folder / "figures.json").read_text())
+        names = [segment for segment, _ in run["segments"]]
+        if callgrind:
+            (pid,) = {path.name.split(".")[1] for path in folder.glob("cg.*")}
+            # part 1 is start-up and warm-up; one part per segment; then the exit
+            values = callgrind_parts(folder, int(pid))[1 : 1 + len(names)]
+        else:
+            values = [seconds * 1e6 for _, seconds in run["segments"]]
+    figures: dict[str, list[float]] = {}
+    for segment, value in zip(names, values, strict=True):
+        figures.setdefault(segment, []).append(value / run["calls"])
+    return figures

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -52,7 +51,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import floor_app
-from bench.harness import LOOPBACK, ROOT, Server, in_turn, require, served, wrk
+from bench.harness import (
+    LOOPBACK,
+    ROOT,
+    Server,
+    callgrind_parts,
+    in_turn,
+    require,
+    run_in_process,
+    served,
+    wrk,
+)
 from soulsync.event_loop import REQUEST_SECONDS, RequestDeadline
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
@@ -164,17 +173,6 @@ PIECES = [
 # --- instructions -------------------------------------------------------------------------------
 
 
-def callgrind_parts(folder: Path, pid: int) -> list[int]:
-    """The instructions of each part callgrind dumped for process `pid`, in order."""
-    parts = {}
-    for path in folder.glob(f"cg.{pid}*"):
-        text = path.read_text(errors="replace")
-        number = next(line for line in text.splitlines() if line.startswith("part:"))
-        total = next(line for line in text.splitlines() if line.startswith(("summary:", "totals:")))
-        parts[int(number.split()[1])] = int(total.split()[1])
-    return [parts[number] for number in sorted(parts)]
-
-
 def segments_of(parts: list[int], count: int) -> list[int]:
     """The last `count` segments among callgrind's parts: each mark (a connection accepted)
     ends a segment with a dump, and its second accept4() (there is no other connection) makes a
@@ -238,40 +236,6 @@ def worker_instructions(setup: Setup, kinds: list[Kind], segments: int, calls: i
     for (name, seconds), instructions in zip(order[1:], found[1:], strict=True):
         figures[name].append((instructions - idle_per_second * seconds) / calls)
     figures[IDLE] = [idle_per_second]
-    return figures
-
-
-def in_process(cases: list[str], rounds: int, calls: int, callgrind: bool) -> dict:
-    """bench/in_process.py's cases: CPU microseconds per call, or instructions per call (under
-    callgrind), one figure a segment."""
-    with tempfile.TemporaryDirectory(prefix="soulsync-in-process-") as name:
-        folder = Path(name)
-        command = [sys.executable, "-m", "bench.in_process", "--rounds", str(rounds)]
-        command += ["--calls", str(calls), "--out", str(folder / "figures.json")]
-        if callgrind:
-            command = ["valgrind", "--tool=callgrind", "--dump-before=getppid",
-                       f"--callgrind-out-file={folder}/cg.%p", *command, "--marks"]  # fmt: skip
-        process = subprocess.run(
-            [*command, *cases],
-            cwd=ROOT,
-            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
-            capture_output=True,
-            text=True,
-            timeout=3600,
-        )
-        if process.returncode != 0:
-            raise RuntimeError(f"bench.in_process failed: {process.stderr[-2000:]}")
-        run = json.loads((folder / "figures.json").read_text())
-        names = [segment for segment, _ in run["segments"]]
-        if callgrind:
-            (pid,) = {path.name.split(".")[1] for path in folder.glob("cg.*")}
-            # part 1 is start-up and warm-up; one part per segment; then the exit
-            values = callgrind_parts(folder, int(pid))[1 : 1 + len(names)]
-        else:
-            values = [seconds * 1e6 for _, seconds in run["segments"]]
-    figures: dict[str, list[float]] = {}
-    for segment, value in zip(names, values, strict=True):
-        figures.setdefault(segment, []).append(value / run["calls"])
     return figures
 
 
@@ -397,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         for found in pool.map(measure, setups):
             worker |= found
     cases = sorted({case for _, case in PIECES} | set(BASELINES.values()))
-    pieces = less_baselines(in_process(cases, args.segments, 200, callgrind=True), BASELINES)
+    pieces = less_baselines(run_in_process(cases, args.segments, 200, callgrind=True), BASELINES)
     print("ledger: CPU time", flush=True)
     cpu = worker_cpu(kinds, args.rounds, args.seconds)
-    pieces_cpu = less_baselines(in_process(cases, 9, 1000, callgrind=False), BASELINES)
+    pieces_cpu = less_baselines(run_in_process(cases, 9, 1000, callgrind=False), BASELINES)
     lines = report(worker, cpu, pieces, pieces_cpu)
     if args.compare:
         lines += compared_table(worker, cpu, args.compare)

@@ -23,15 +23,24 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.harness import LOOPBACK, ROOT, Load, Server, in_turn, require, rss_kb, served, wrk
+from bench.harness import (
+    LOOPBACK,
+    ROOT,
+    Load,
+    Server,
+    in_turn,
+    require,
+    rss_kb,
+    run_in_process,
+    served,
+    wrk,
+)
 from soulsync.config import DEFAULTS
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
@@ -109,23 +118,6 @@ def measure(cases: list[Contender], rounds: int, seconds: float) -> None:
                 case.batch_ms = batch_median_ms(server)
 
 
-def in_process(rounds: int = 9, calls: int = 2000) -> dict[str, list[float]]:
-    """CPU microseconds per POST /predict called in-process, service and floor, each round."""
-    with tempfile.TemporaryDirectory(prefix="soulsync-throughput-") as folder:
-        out = Path(folder) / "figures.json"
-        subprocess.run(
-            [sys.executable, "-m", "bench.in_process", "--rounds", str(rounds), "--calls",
-             str(calls), "--out", str(out), SERVICE, FLOOR],
-            cwd=ROOT, env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder},
-            check=True, capture_output=True, timeout=1800,
-        )  # fmt: skip
-        run = json.loads(out.read_text())
-    figures: dict[str, list[float]] = {}
-    for case, seconds in run["segments"]:
-        figures.setdefault(case, []).append(seconds / run["calls"] * 1e6)
-    return figures
-
-
 def table(cases: list[Contender]) -> list[str]:
     lines = [
         f"{'':22s}{'req/s':>8s}{'(rounds)':>14s}{'p50 ms':>8s}{'p99 ms':>8s}{'CPU us/req':>11s}"
@@ -183,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(Contender(COMPARED, root=args.compare.resolve()))
     print(f"throughput: {len(cases)} servers, {args.rounds} rounds of {args.seconds} s", flush=True)
     measure(cases, args.rounds, args.seconds)
-    inproc = in_process()
+    inproc = run_in_process([SERVICE, FLOOR], rounds=9, calls=2000, callgrind=False)
     service, floor = cases[0], cases[1]
     lines = ["", f"wrk on loopback, gunicorn.conf.py with WEB_CONCURRENCY={WORKERS}:"]
     lines += table(cases)
