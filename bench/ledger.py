@@ -62,6 +62,7 @@ from bench.harness import (
     served,
     wrk,
 )
+from bench.in_process import BASELINES
 from soulsync.event_loop import REQUEST_SECONDS, RequestDeadline
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
@@ -315,18 +316,6 @@ def less_baselines(figures: dict[str, list[float]], baselines: dict[str, str]) -
         else values
         for case, values in figures.items()
     }
-
-
-#: bench/in_process.py's cases and what each is measured against.
-BASELINES = {
-    "body reading": "a request context",
-    "schema load": "nothing",
-    "screening": "nothing",
-    "reply dump": "nothing",
-    "reply padding": "a reply in an app context",
-    "request metrics": "nothing",
-    "drift counts": "nothing",
-}
 
 
 def main(argv: list[str] | None = None) -> int:
