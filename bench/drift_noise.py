@@ -23,7 +23,7 @@ import numpy as np
 
 from soulsync.inference.drift import MINIMUM_COUNT, SHIFT_FROM, psi
 from soulsync.inference.model_folder import DEFAULT_MODEL_PATH, read_card
-from soulsync.metrics import EPSILON, PUBLISH_EVERY, DiscreteLaplace
+from soulsync.metrics import EPSILON, PUBLISH_EVERY, DiscreteLaplace, with_noise
 
 VOLUMES = (200, 500, 1_000, 2_000, 10_000)
 #: The drifted day: this share of the questionnaires scored in the top three bins instead.
@@ -37,8 +37,7 @@ def published(rng: np.random.Generator, noise: DiscreteLaplace | None, shares, v
     for _ in range(volume // PUBLISH_EVERY):
         step = rng.multinomial(PUBLISH_EVERY, shares)
         if noise is not None:
-            noisy = step + noise(len(shares)) + owed
-            step, owed = np.maximum(noisy, 0), np.minimum(noisy, 0)
+            step, owed = with_noise(step, noise(len(shares)), owed)
         total += step
     return total
 
@@ -55,8 +54,7 @@ def attack(rng: np.random.Generator, noise: DiscreteLaplace | None, victims: int
     for answer in rng.integers(0, 2, victims).tolist():
         step = np.array([PUBLISH_EVERY - 1 + (1 - answer), answer])
         if noise is not None:
-            noisy = step + noise(2) + owed
-            step, owed = np.maximum(noisy, 0), np.minimum(noisy, 0)
+            step, owed = with_noise(step, noise(2), owed)
         right += int((step[1] - (step[0] - (PUBLISH_EVERY - 1)) > 0) == bool(answer))
     return right / victims
 

@@ -133,6 +133,16 @@ def collecting_registry(own: CollectorRegistry) -> CollectorRegistry:
     return registry
 
 
+def with_noise(
+    counts: np.ndarray, noise: np.ndarray, owed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What one publication adds to each count, and what is still owed: the count with its noise
+    and what earlier noise took below zero; where that is below zero, nothing is published and
+    the rest is carried on to the next publication."""
+    noisy = counts + noise + owed
+    return np.maximum(noisy, 0), np.minimum(noisy, 0)
+
+
 class DiscreteLaplace:
     """Noise for integer counts: the difference of two geometric draws (the two-sided geometric
     distribution), whose probabilities fall by e**-epsilon per unit away from 0, so that a count
@@ -256,11 +266,15 @@ class LiveCounts:
     def _publish(self, group: str) -> None:
         pending, owed = self._pending, self._owed
         slots = [slot for slot, (_, owner) in enumerate(self._children) if owner == group]
-        for slot, noise in zip(slots, self._noise(len(slots)).tolist(), strict=True):
-            noisy = pending[slot] + noise + owed[slot]
-            if noisy > 0:
-                self._children[slot][0].inc(noisy)
-            owed[slot] = min(0, noisy)
+        added, still_owed = with_noise(
+            np.array([pending[slot] for slot in slots]),
+            self._noise(len(slots)),
+            np.array([owed[slot] for slot in slots]),
+        )
+        for slot, add, left in zip(slots, added.tolist(), still_owed.tolist(), strict=True):
+            if add > 0:
+                self._children[slot][0].inc(add)
+            owed[slot] = left
             pending[slot] = 0
         self._published[group] += self._pending_questionnaires[group]
         self._pending_questionnaires[group] = 0
