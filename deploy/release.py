@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from deploy import render, smoke
+from deploy.gcloud import GcloudFailed, gcloud, pipeline_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 SKAFFOLD = ROOT / "deploy" / "skaffold.yaml"
@@ -45,16 +46,6 @@ class ReleaseFailed(Exception):
 
 def say(line: str) -> None:
     print(line, flush=True)
-
-
-def gcloud(*args: str) -> str:
-    """Run gcloud (never a prompt) and return what it prints; the command goes to the log."""
-    command = ["gcloud", *args, "--quiet"]
-    say("$ " + " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ReleaseFailed(f"{' '.join(command[:4])} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def commit_time(environ: Mapping[str, str]) -> int:
@@ -114,7 +105,7 @@ def release(environ: Mapping[str, str], image_file: Path) -> int:
         raise ReleaseFailed(f"{image_file} holds {image!r}, not an image by digest (name@sha256:)")
     service = write_source(settings, SOURCE)
     say(f"--- {service}\n{service.read_text(encoding='utf-8')}---")
-    where = [f"--delivery-pipeline={pipeline}", f"--region={region}", f"--project={project}"]
+    where = pipeline_flags(pipeline, region, project)
     listed = json.loads(gcloud("deploy", "releases", "list", *where, "--format=json") or "[]")
     newer = newer_release(listed, settings.commit_time)
     if newer:
@@ -147,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.image_file:
             raise ReleaseFailed("--image-file is required (or --dry-run)")
         return release(os.environ, args.image_file)
-    except (ReleaseFailed, render.ReleaseError, ValueError, OSError) as error:
+    except (ReleaseFailed, GcloudFailed, render.ReleaseError, ValueError, OSError) as error:
         say(f"FAIL release: {error}")
         return 1
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Sequence
+
+from deploy.gcloud import GcloudFailed, gcloud, pipeline_flags
 
 #: Rollouts that have not finished, by Cloud Deploy's states.
 IN_FLIGHT = {"IN_PROGRESS", "PENDING", "PENDING_APPROVAL", "PENDING_RELEASE", "HALTED"}
@@ -34,22 +35,13 @@ class RollbackFailed(Exception):
     """The rollback stops; the message says why."""
 
 
-def gcloud(*args: str) -> str:
-    command = ["gcloud", *args, "--quiet"]
-    print("$ " + " ".join(command), flush=True)
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RollbackFailed(f"{' '.join(command[:4])} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def release_of(rollout: dict) -> str:
     """The release ID in a rollout's name (.../releases/ID/rollouts/ID)."""
     return rollout["name"].split("/releases/", 1)[1].split("/", 1)[0]
 
 
 def rollback(project: str, region: str, pipeline: str, target: str) -> int:
-    where = [f"--delivery-pipeline={pipeline}", f"--region={region}", f"--project={project}"]
+    where = pipeline_flags(pipeline, region, project)
     releases = json.loads(
         gcloud(
             "deploy", "releases", "list", *where, "--sort-by=~createTime",
@@ -93,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse.parse_args(argv)
     try:
         return rollback(args.project, args.region, args.pipeline, args.target)
-    except (RollbackFailed, KeyError, IndexError, ValueError) as error:
+    except (RollbackFailed, GcloudFailed, KeyError, IndexError, ValueError) as error:
         print(f"FAIL rollback: {error}", flush=True)
         return 1
 
