@@ -30,7 +30,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "deploy" / "clouddeploy.yaml"
-CLOUDBUILD = ROOT / "cloudbuild.yaml"
 RUNBOOK = "docs/runbook.md"
 #: Filled in by deploy/alerts.py when the files are installed.
 PROJECT_PLACEHOLDER = "PROJECT_ID"
@@ -195,11 +194,11 @@ def burn_policy(objective: Objective, burn: Burn, service: str) -> dict[str, Any
     }
 
 
-def prod_max_instances() -> int:
-    """prod's maximum instances, its deploy parameter in deploy/clouddeploy.yaml."""
+def prod_target() -> dict[str, Any]:
+    """prod's target in deploy/clouddeploy.yaml: the service it deploys, its deploy parameters."""
     for document in yaml.safe_load_all(PIPELINE.read_text(encoding="utf-8")):
         if document["kind"] == "Target" and document["metadata"]["name"] == "prod":
-            return int(document["deployParameters"]["max_instances"])
+            return document
     raise SystemExit(f"{PIPELINE}: no prod target")
 
 
@@ -246,21 +245,15 @@ def instances_policy(service: str, maximum: int) -> dict[str, Any]:
     }
 
 
-def service_name() -> str:
-    for line in CLOUDBUILD.read_text(encoding="utf-8").splitlines():
-        if line.strip().startswith("_SERVICE:"):
-            return line.split(":", 1)[1].strip().strip('"')
-    raise SystemExit(f"{CLOUDBUILD}: no _SERVICE substitution")
-
-
 def files() -> dict[str, dict[str, Any]]:
     """Every document this makes, by its path under alerts/."""
-    service = service_name()
+    prod = prod_target()["deployParameters"]
+    service = prod["service"]
     written: dict[str, dict[str, Any]] = {}
     for objective in objectives(service):
         written[f"slo/{objective.slo_id}.json"] = slo_document(objective)
         for burn in BURNS:
             name = f"policies/{objective.slo_id}-{burn.speed}-burn.json"
             written[name] = burn_policy(objective, burn, service)
-    written["policies/max-instances.json"] = instances_policy(service, prod_max_instances())
+    written["policies/max-instances.json"] = instances_policy(service, int(prod["max_instances"]))
     return written
