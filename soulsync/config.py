@@ -35,6 +35,14 @@ OPEN_PATHS = ("/health", "/healthz", "/readyz", "/docs", "/reference", "/openapi
 #: (as in the container image) they answer there alone, on loopback, without a key, and the
 #: service's port answers 404: no client of the screening endpoints reads a drift figure.
 OPERATOR_PATHS = ("/metrics", "/monitoring")
+
+
+def on_metrics_port(settings: Mapping[str, Any], environ: Mapping[str, Any]) -> bool:
+    """Whether a request came in on the service's own metrics port (none: never)."""
+    port = settings["METRICS_PORT"]
+    return bool(port) and environ.get("SERVER_PORT") == str(port)
+
+
 #: A batch's body may hold this many bytes per questionnaire allowed (the longest questionnaire,
 #: written with labels, is a few hundred).
 BATCH_BYTES_PER_QUESTIONNAIRE = 1024

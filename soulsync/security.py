@@ -9,7 +9,13 @@ from flask import Flask, request
 from flask_smorest import abort
 
 from soulsync import texts
-from soulsync.config import API_KEY_HEADER, KEY_RULE, OPEN_PATHS, OPERATOR_PATHS
+from soulsync.config import (
+    API_KEY_HEADER,
+    KEY_RULE,
+    OPEN_PATHS,
+    OPERATOR_PATHS,
+    on_metrics_port,
+)
 
 SECURITY_SCHEME = "ApiKeyAuth"
 
@@ -28,7 +34,6 @@ def init_app(app: Flask) -> None:
     keys = list(app.config["API_KEYS"])
     if not keys:
         return
-    metrics_port = str(app.config["METRICS_PORT"] or "")
 
     @app.before_request
     def require_api_key() -> None:
@@ -37,7 +42,7 @@ def init_app(app: Flask) -> None:
         path = request.path
         if path.startswith(OPEN_PATHS):
             return
-        if path in OPERATOR_PATHS and request.environ.get("SERVER_PORT") == metrics_port:
+        if path in OPERATOR_PATHS and on_metrics_port(app.config, request.environ):
             return  # the loopback-only metrics port: the platform's collector, not a client
         sent = request.headers.get(API_KEY_HEADER)
         if sent is None:

@@ -13,6 +13,7 @@ from flask_smorest import abort
 from soulsync import texts
 from soulsync.api import language
 from soulsync.api.parsing import parser
+from soulsync.config import on_metrics_port
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -30,6 +31,6 @@ class Blueprint(flask_smorest.Blueprint):
 def operators_only() -> None:
     """404 for a view of operators' figures (/metrics, /monitoring) asked for on the service's
     port, where clients are, when the service has a metrics port of its own."""
-    port = current_app.config["METRICS_PORT"]
-    if port and request.environ.get("SERVER_PORT") != str(port):
+    config = current_app.config
+    if config["METRICS_PORT"] and not on_metrics_port(config, request.environ):
         abort(404, message=texts.NOT_FOUND)
