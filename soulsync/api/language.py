@@ -97,6 +97,10 @@ class Speech:
     labels: Mapping[str, Mapping[int, str]]
     #: Each question's short name, by key (a factor's name).
     names: Mapping[str, str]
+    #: Each question as a person is asked it, by key.
+    questions: Mapping[str, str]
+    #: What a scale's end codes mean, by key and code (empty for other questions).
+    anchors: Mapping[str, Mapping[int, str]]
     #: Each answer as a factor names it, by key and code (a scale's with its anchor).
     answer_labels: Mapping[str, Mapping[int, str]]
     #: The support block as replies carry it (message, contacts, notice), dumped once.
@@ -207,6 +211,8 @@ def prepare(support: Mapping[str, dict[str, Any]]) -> Speeches:
             translate=translate,
             labels=labels,
             names={question.key: question.name(language) for question in QUESTIONS},
+            questions={question.key: question.text(language) for question in QUESTIONS},
+            anchors={question.key: question.anchor_labels(language) for question in QUESTIONS},
             answer_labels=answer_labels,
             support=support[language],
             risk_levels={level: translate(text) for level, text in texts.RISK_LEVELS.items()},

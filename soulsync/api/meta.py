@@ -106,7 +106,7 @@ class QuestionnaireView(MethodView):
                 {
                     "key": question.key,
                     "name": speech.names[question.key],
-                    "text": speech.say(question.text_en),
+                    "text": speech.questions[question.key],
                     "kind": question.kind.value,
                     "options": [
                         {"code": option.code, "label": speech.labels[question.key][option.code]}
@@ -114,7 +114,7 @@ class QuestionnaireView(MethodView):
                     ],
                     "anchors": [
                         {"code": code, "label": label}
-                        for code, label in question.anchor_labels(speech.language).items()
+                        for code, label in speech.anchors[question.key].items()
                     ],
                 }
                 for question in QUESTIONS
