@@ -3,9 +3,13 @@ the logs without bound (the hostile-clients review)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import time
+from typing import Any
 
+import gevent
 import pytest
 
 from soulsync import event_loop
@@ -122,3 +126,49 @@ def test_every_metric_stays_under_100_series_whatever_clients_send(keys: list[st
             series.setdefault(name, set()).add(labels)
     counts = {name: len(sets) for name, sets in series.items()}
     assert counts["soulsync_http_requests"] > 10 and max(counts.values()) < 100, counts
+
+
+class LateBody(io.BytesIO):
+    """A body that arrives whole, `delay` seconds after the head (waiting on gevent's loop, as
+    a socket read under the gevent worker does)."""
+
+    def __init__(self, body: bytes, delay: float) -> None:
+        super().__init__(body)
+        self.delay = delay
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.delay:
+            gevent.sleep(self.delay)
+            self.delay = 0
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def test_the_deadline_answers_408_once_and_leaves_the_next_request_alone() -> None:
+    """event_loop.RequestDeadline: a request whose body is late past its deadline gets 408; one
+    late by less than the deadline, though by several of its checks, is answered; and the
+    connection's next request (the same greenlet) meets no stray deadline."""
+    app = create_app({"TESTING": True})
+    app.wsgi_app = event_loop.RequestDeadline(app.wsgi_app, 1.0, every=0.01)
+    client = app.test_client()
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+
+    def post(delay: float) -> int:
+        stream = LateBody(body, delay)
+        return client.post(
+            "/predict",
+            input_stream=stream,
+            content_type="application/json",
+            headers={"Content-Length": str(len(body))},
+        ).status_code
+
+    started = time.monotonic()
+    assert post(30.0) == 408
+    assert time.monotonic() - started >= 1.0  # never before the deadline
+    assert post(0.05) == 200
+    gevent.sleep(0.1)  # the sweep runs again with nothing left to end
+    assert post(0) == 200
