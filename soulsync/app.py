@@ -5,8 +5,10 @@ It reads like a table of contents: settings, logs and metrics, API keys, the mod
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,11 +45,26 @@ class OrjsonProvider(DefaultJSONProvider):
         return orjson.dumps(obj, default=self.default, option=option).decode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _plain_function(func: Callable[..., Any]) -> bool:
+    return not inspect.iscoroutinefunction(func)
+
+
 class ServiceFlask(Flask):
-    """Flask, with orjson for its JSON, and whose redirects (`/prediction` to `/prediction/`)
-    name a path, never the Host header a client sent."""
+    """Flask, with orjson for its JSON, whose redirects (`/prediction` to `/prediction/`) name a
+    path, never the Host header a client sent, and which asks whether a function is a coroutine
+    function once per function."""
 
     json_provider_class = OrjsonProvider
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's, which asks it of every hook and every layer of a view on every request;
+        the answer never changes (Flask documents this method as the one to override)."""
+        try:
+            plain = _plain_function(getattr(func, "__func__", func))  # a method: its function
+        except TypeError:  # an unhashable callable: asked each time
+            plain = False
+        return func if plain else super().ensure_sync(func)
 
     def raise_routing_exception(self, request: Request) -> None:
         error = request.routing_exception
