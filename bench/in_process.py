@@ -25,7 +25,7 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from bench import floor_app
+from bench import floor_app, smorest_floor_app
 from bench.harness import in_turn, quiet_logs, serve_one, wsgi_request
 from soulsync.api import language
 from soulsync.api.answers import QuestionnaireSchema
@@ -101,6 +101,7 @@ def cases(app: Flask) -> dict[str, Case]:
             app, wsgi_request("/predict", CONTRACT_EXAMPLE, INDONESIAN)
         ),
         "floor": whole_request(floor_app.app, contract),
+        "flask-smorest floor": whole_request(smorest_floor_app.app, contract),
         "nothing": lambda: None,
         "a request context": in_request(lambda: None),
         "a reply in an app context": in_app(lambda: app.response_class(reply_body)),

@@ -127,6 +127,7 @@ class Kind:
 SERVICE = Setup()
 CORS = Setup({"SOULSYNC_CORS_ORIGINS": ORIGIN})
 FLOOR = Setup(app="bench.floor_app:app")
+SMOREST_FLOOR = Setup(app="bench.smorest_floor_app:app")
 KINDS = [
     Kind("service", SERVICE),
     Kind("service, Accept-Language: id", SERVICE, INDONESIAN),
@@ -138,6 +139,7 @@ KINDS = [
     Kind("pre_request default", Setup(hook="pre_request")),
     Kind("post_worker_init default", Setup(hook="post_worker_init")),
     Kind("floor", FLOOR),
+    Kind("flask-smorest floor", SMOREST_FLOOR),
     Kind("floor behind the deadline", Setup(app="bench.ledger:floor_behind_the_deadline()")),
 ]
 #: The ledger's rows: (what, the kind measured, the kind it is measured against or None).
@@ -145,6 +147,9 @@ ROWS = [
     ("POST /predict, the service as configured by default", "service", None),
     ("the floor (bench/floor_app.py), same gunicorn.conf.py", "floor", None),
     ("the service over the floor", "service", "floor"),
+    ("the flask-smorest floor (bench/smorest_floor_app.py) over the floor", "flask-smorest floor",
+     "floor"),
+    ("the service over the flask-smorest floor", "service", "flask-smorest floor"),
     ("language: Accept-Language: id (none asked: English)", "service, Accept-Language: id",
      "service"),
     ("API keys configured (SOULSYNC_API_KEYS), key sent", "API keys", "service"),
@@ -168,6 +173,7 @@ PIECES = [
     ("in-process POST /predict, whole", "service"),
     ("in-process POST /predict, Accept-Language: id", "service, Accept-Language: id"),
     ("in-process floor, whole", "floor"),
+    ("in-process flask-smorest floor, whole", "flask-smorest floor"),
 ]
 
 

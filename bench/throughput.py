@@ -3,15 +3,17 @@
 Each runs under gunicorn.conf.py with a worker per CPU of this machine, and is called in-process.
 
 The floor (bench/floor_app.py) parses the same JSON and returns a constant: what any Flask
-service on this machine stands on. wrk (2 threads, 8 connections, on loopback) posts the
-contract example for `--rounds` rounds of `--seconds` after a warm-up; the service, the floor
-(and with `--compare DIR`, that checkout's service) take their turns round by round, and each
-ratio is taken round by round, then their median: a shared machine's speed varies from one
-minute to the next. CPU per request is the user and system time of the server's
-processes over the requests wrk counted, steadier than requests per second. Also: each
-service's median time for a full batch (the default batch limit, one client), its cold start
-(process start to the first 200 from /readyz) and resident memory per worker; and in-process
-(bench/in_process.py), CPU time per POST /predict of the service and of the floor.
+service on this machine stands on. The flask-smorest floor (bench/smorest_floor_app.py) loads
+and dumps the same shapes through flask-smorest's schemas and returns a constant: what the
+design card's stack costs before any of the service's own work. wrk (2 threads, 8 connections,
+on loopback) posts the contract example for `--rounds` rounds of `--seconds` after a warm-up;
+the servers (with `--compare DIR`, that checkout's service too) take their turns round by
+round, and each ratio is taken round by round, then their median: a shared machine's speed
+varies from one minute to the next. CPU per request is the user and system time of the
+server's processes over the requests wrk counted, steadier than requests per second. Also:
+each service's median time for a full batch (the default batch limit, one client), its cold
+start (process start to the first 200 from /readyz) and resident memory per worker; and
+in-process (bench/in_process.py), CPU time per POST /predict of each server's app.
 
     python -m bench throughput [--compare DIR] [--rounds 5] [--seconds 5]
 """
@@ -49,6 +51,7 @@ BATCH = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * DEFAULTS["BATCH_LIMIT
 WORKERS = str(os.cpu_count() or 1)
 WARM_UP_SECONDS = 3
 SERVICE, FLOOR, COMPARED = "service", "floor", "service (compared)"
+SMOREST_FLOOR = "flask-smorest floor"
 
 
 @dataclass
@@ -162,6 +165,27 @@ def goals(service: Contender, floor: Contender, inproc: dict[str, list[float]]) 
     return lines
 
 
+def framework_share(
+    service: Contender, floor: Contender, smorest: Contender, inproc: dict[str, list[float]]
+) -> list[str]:
+    """How far the card's stack alone (the flask-smorest floor) is from the floor, and the
+    service from it: no goal, the share of the cost that is the service's own."""
+    lines = []
+    for what, mine, theirs, key in (
+        ("flask-smorest floor / floor", smorest, floor, SMOREST_FLOOR),
+        ("service / flask-smorest floor", service, smorest, SERVICE),
+    ):
+        cpu = statistics.median(mine.paired(theirs, "cpu_us_per_request"))
+        rate = statistics.median(mine.paired(theirs, "requests_per_second"))
+        under = FLOOR if theirs is floor else SMOREST_FLOOR
+        ratio = statistics.median(m / t for m, t in zip(inproc[key], inproc[under], strict=True))
+        lines.append(
+            f"{what:36s}CPU per request {cpu:.2f} x, throughput {rate:.2f} x, in-process "
+            f"{ratio:.2f} x"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk's time each round")
@@ -170,24 +194,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     args = parser.parse_args(argv)
     require("wrk", "wrk")
-    cases = [Contender(SERVICE), Contender(FLOOR, app="bench.floor_app:app")]
+    cases = [
+        Contender(SERVICE),
+        Contender(FLOOR, app="bench.floor_app:app"),
+        Contender(SMOREST_FLOOR, app="bench.smorest_floor_app:app"),
+    ]
     if args.compare:
         cases.append(Contender(COMPARED, root=args.compare.resolve()))
     print(f"throughput: {len(cases)} servers, {args.rounds} rounds of {args.seconds} s", flush=True)
     measure(cases, args.rounds, args.seconds)
-    inproc = run_in_process([SERVICE, FLOOR], rounds=9, calls=2000, callgrind=False)
-    service, floor = cases[0], cases[1]
+    inproc = run_in_process([SERVICE, FLOOR, SMOREST_FLOOR], rounds=9, calls=2000, callgrind=False)
+    service, floor, smorest = cases[0], cases[1], cases[2]
     lines = ["", f"wrk on loopback, gunicorn.conf.py with WEB_CONCURRENCY={WORKERS}:"]
     lines += table(cases)
     lines += [
         "",
         f"in-process CPU per POST /predict (least of {len(inproc[SERVICE])} rounds): service "
-        f"{min(inproc[SERVICE]):.0f} us, floor {min(inproc[FLOOR]):.0f} us",
+        f"{min(inproc[SERVICE]):.0f} us, floor {min(inproc[FLOOR]):.0f} us, flask-smorest floor "
+        f"{min(inproc[SMOREST_FLOOR]):.0f} us",
         "",
         *goals(service, floor, inproc),
+        "",
+        *framework_share(service, floor, smorest, inproc),
     ]
     if args.compare:
-        compared = cases[2]
+        compared = cases[3]
         cpu = statistics.median(compared.paired(floor, "cpu_us_per_request"))
         rate = statistics.median(compared.paired(floor, "requests_per_second"))
         lines.append(

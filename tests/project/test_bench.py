@@ -8,8 +8,10 @@ import socket
 
 import pytest
 
+from bench import floor_app, smorest_floor_app
 from bench.__main__ import BENCHES, listing, main
-from bench.harness import read_reply, wsgi_request
+from bench.harness import read_reply, serve_one, wsgi_request
+from soulsync.questionnaire import CONTRACT_EXAMPLE
 
 
 def test_every_bench_is_listed_with_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,3 +56,11 @@ def test_each_environ_can_be_read_again() -> None:
     first, second = make(), make()
     assert first["wsgi.input"].read() == second["wsgi.input"].read() == b'{"Gender": 1}'
     assert first["HTTP_ACCEPT_LANGUAGE"] == "id" and first["REQUEST_METHOD"] == "POST"
+
+
+def test_both_floors_answer_the_contract_example() -> None:
+    """The benches' floors stay what they stand for: each answers POST /predict."""
+    for app in (floor_app.app, smorest_floor_app.app):
+        status, body = serve_one(app, wsgi_request("/predict", CONTRACT_EXAMPLE)())
+        assert status == "200 OK", body
+        assert b"Prediction successful" in body
