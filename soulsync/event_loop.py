@@ -30,9 +30,6 @@ logger = logging.getLogger("soulsync")
 #: The most a request may take once its head has arrived: reading its body and the app's work.
 #: gunicorn's keepalive bounds the head itself.
 REQUEST_SECONDS = 5.0
-#: How often the deadlines are checked: a late request is answered within this much of its
-#: deadline.
-DEADLINE_SWEEP_SECONDS = 0.25
 #: How long the loop may go without polling its sockets before a request, once answered, lets
 #: the others have their turn: a request that computed that long, or a connection whose next
 #: requests were already waiting in its socket (a client that pipelines), would otherwise be
@@ -55,8 +52,8 @@ def running_on_gevent() -> bool:
 
 
 class TookTooLong(RequestTimeout):
-    """408, raised in a request past its deadline by RequestDeadline's sweep (made only then).
-    The connection then closes: what is left of the body cannot be read as a request."""
+    """408, raised in a request by its deadline's timer (made only when the timer fires). The
+    connection then closes: what is left of the body cannot be read as a request."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,26 +103,11 @@ class RequestDeadline:
     next wait, such as reading the body); its client's socket waits at most SOCKET_SECONDS for
     each read and write (a client that stops reading its reply); and a reply after which the
     connection will close (a 408, or a body left that the server will not read) says so in its
-    `Connection: close` header, before it is written.
+    `Connection` header, before it is written."""
 
-    The deadlines are kept in one table, which one repeating timer of the loop reads every
-    `every` seconds: a request that ends in time, nearly every one, costs an entry in the table
-    rather than a timer of its own. So a late request is answered between `seconds` and
-    `seconds + every` after it reached the app.
-    """
-
-    def __init__(
-        self,
-        app: Callable[..., Iterable[bytes]],
-        seconds: float,
-        every: float = DEADLINE_SWEEP_SECONDS,
-    ) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
         self.app = app
         self.seconds = seconds
-        self.every = every
-        #: Each request's greenlet (one per connection) and when its request is due.
-        self._due: dict[Any, float] = {}
-        self._sweeper: Any = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         client = environ.get(CLIENT_SOCKET)
@@ -137,23 +119,8 @@ class RequestDeadline:
                 close_connection()
             return start_response(status, headers, exc_info)
 
-        if self._sweeper is None:  # the first request: the loop is this worker's own
-            self._sweeper = gevent.get_hub().loop.timer(self.every, self.every, ref=False)
-            self._sweeper.start(self._sweep)
-        request = gevent.getcurrent()
-        self._due[request] = time.monotonic() + self.seconds
-        try:
+        with gevent.Timeout(self.seconds, TookTooLong):
             return self.app(environ, start)
-        finally:
-            self._due.pop(request, None)
-
-    def _sweep(self) -> None:
-        """Raise TookTooLong in each request past its deadline, once, as gevent.Timeout would:
-        from the loop, so that it lands where the request waits."""
-        now = time.monotonic()
-        for request in [request for request, due in self._due.items() if due <= now]:
-            del self._due[request]
-            request.throw(TookTooLong())
 
 
 class _Polls:

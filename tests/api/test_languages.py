@@ -175,7 +175,7 @@ def clients() -> dict[str, Any]:
     keyed = create_app({"TESTING": True, "API_KEYS": [KEY], "METRICS_PORT": 9999})
     timed = create_app({"TESTING": True})
     # gunicorn's gevent worker wraps the app in the deadline; here with a short one.
-    timed.wsgi_app = event_loop.RequestDeadline(timed.wsgi_app, 0.05, every=0.01)
+    timed.wsgi_app = event_loop.RequestDeadline(timed.wsgi_app, 0.05)
     return {
         "open": create_app({"TESTING": True}).test_client(),
         "keyed": keyed.test_client(),
