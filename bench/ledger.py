@@ -8,9 +8,11 @@ Each feature is switched by the service's own settings (API keys, CORS, the log 
 writes the access line), by the request (a language asked for), or by leaving one of
 gunicorn.conf.py's server hooks as gunicorn's default (bench/default_hook.py); the service's
 code is never changed. The deadline is the service's own middleware (RequestDeadline) around
-the floor. What cannot be switched off (request metrics, drift counts, reply padding, reading
-the body, and the request's own work: the schema's load, the screening, the reply's dump) is
-measured alone, in-process (bench/in_process.py), each piece less what it needs around it.
+the floor. The flask-smorest floor (bench/smorest_floor_app.py) stands beside the floor: what
+the design card's stack costs before any of the service's own work. What cannot be switched
+off (request metrics, drift counts, reply padding, reading the body, and the request's own
+work: the schema's load, the screening, the reply's dump) is measured alone, in-process
+(bench/in_process.py), each piece less what it needs around it.
 
 Instructions in the worker: gunicorn runs under `valgrind --tool=callgrind`, which dumps its
 counts before each accept4(). The client sends each segment's `--calls` requests one after the
@@ -147,7 +149,7 @@ ROWS = [
     ("POST /predict, the service as configured by default", "service", None),
     ("the floor (bench/floor_app.py), same gunicorn.conf.py", "floor", None),
     ("the service over the floor", "service", "floor"),
-    ("the flask-smorest floor (bench/smorest_floor_app.py) over the floor", "flask-smorest floor",
+    ("the flask-smorest floor (bench/smorest_floor_app.py) over it", "flask-smorest floor",
      "floor"),
     ("the service over the flask-smorest floor", "service", "flask-smorest floor"),
     ("language: Accept-Language: id (none asked: English)", "service, Accept-Language: id",
