@@ -5,7 +5,6 @@ It reads like a table of contents: settings, logs and metrics, API keys, the mod
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -45,24 +44,33 @@ class OrjsonProvider(DefaultJSONProvider):
         return orjson.dumps(obj, default=self.default, option=option).decode()
 
 
-@functools.lru_cache(maxsize=1024)
-def _plain_function(func: Callable[..., Any]) -> bool:
-    return not inspect.iscoroutinefunction(func)
-
-
 class ServiceFlask(Flask):
     """Flask, with orjson for its JSON, whose redirects (`/prediction` to `/prediction/`) name a
     path, never the Host header a client sent, and which asks whether a function is a coroutine
     function once per function."""
 
     json_provider_class = OrjsonProvider
+    #: The most functions whose answer an app keeps: its hooks and views, with room to spare
+    #: (beyond it, a function is asked each time, as Flask does).
+    PLAIN_FUNCTIONS_KEPT = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Whether each function this app was asked about is a plain (not a coroutine)
+        #: function; kept on the app, so that it goes with it.
+        self._plain_functions: dict[Callable[..., Any], bool] = {}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's, which asks it of every hook and every layer of a view on every request;
         the answer never changes (Flask documents this method as the one to override)."""
+        key = getattr(func, "__func__", func)  # a method: its function
         try:
-            plain = _plain_function(getattr(func, "__func__", func))  # a method: its function
-        except TypeError:  # an unhashable callable: asked each time
+            plain = self._plain_functions.get(key)
+            if plain is None:
+                plain = not inspect.iscoroutinefunction(key)
+                if len(self._plain_functions) < self.PLAIN_FUNCTIONS_KEPT:
+                    self._plain_functions[key] = plain
+        except TypeError:  # an unhashable callable: asked each time, by Flask
             plain = False
         return func if plain else super().ensure_sync(func)
 
