@@ -39,6 +39,8 @@ from soulsync.observability import service_metrics
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
 INDONESIAN = {"Accept-Language": "id-ID,id;q=0.9"}
+#: The whole requests' cases: the service, and the two floors it is measured against.
+SERVICE, FLOOR, SMOREST_FLOOR = "service", "floor", "flask-smorest floor"
 
 
 #: For a piece measured alone, the case whose cost its own includes and is not the piece's (a
@@ -96,12 +98,12 @@ def cases(app: Flask) -> dict[str, Case]:
         pad_reply(app.response_class(reply_body))
 
     return {
-        "service": whole_request(app, contract),
+        SERVICE: whole_request(app, contract),
         "service, Accept-Language: id": whole_request(
             app, wsgi_request("/predict", CONTRACT_EXAMPLE, INDONESIAN)
         ),
-        "floor": whole_request(floor_app.app, contract),
-        "flask-smorest floor": whole_request(smorest_floor_app.app, contract),
+        FLOOR: whole_request(floor_app.app, contract),
+        SMOREST_FLOOR: whole_request(smorest_floor_app.app, contract),
         "nothing": lambda: None,
         "a request context": in_request(lambda: None),
         "a reply in an app context": in_app(lambda: app.response_class(reply_body)),

@@ -13,6 +13,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from soulsync.questionnaire import KEYS
+from soulsync.texts import NOTICE
 
 app = Flask(__name__)
 app.config.update(API_TITLE="floor", API_VERSION="1", OPENAPI_VERSION="3.0.3")
@@ -20,12 +21,14 @@ api = Api(app)
 blp = Blueprint("floor", __name__)
 
 
-class Questionnaire(Schema):
+class Lenient(Schema):
+    """Keys beyond the ten ignored, as the service ignores them."""
+
     class Meta:
         unknown = EXCLUDE
 
 
-Questionnaire = Questionnaire.from_dict({key: fields.Integer(required=True) for key in KEYS})
+Questionnaire = Lenient.from_dict({key: fields.Integer(required=True) for key in KEYS})
 
 
 class Factor(Schema):
@@ -68,7 +71,7 @@ REPLY = {
     "risk_level": "moderate",
     "model_version": "floor",
     "factors": [FACTOR] * 3,
-    "notice": "A screening aid, not a diagnosis. " * 8,
+    "notice": str(NOTICE),  # the service's own, so that the reply is about as long
 }
 
 

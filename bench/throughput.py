@@ -43,6 +43,7 @@ from bench.harness import (
     served,
     wrk,
 )
+from bench.in_process import FLOOR, SERVICE, SMOREST_FLOOR
 from soulsync.config import DEFAULTS
 from soulsync.questionnaire import CONTRACT_EXAMPLE
 
@@ -50,8 +51,7 @@ BODY = json.dumps(CONTRACT_EXAMPLE).encode()
 BATCH = json.dumps({"questionnaires": [CONTRACT_EXAMPLE] * DEFAULTS["BATCH_LIMIT"]}).encode()
 WORKERS = str(os.cpu_count() or 1)
 WARM_UP_SECONDS = 3
-SERVICE, FLOOR, COMPARED = "service", "floor", "service (compared)"
-SMOREST_FLOOR = "flask-smorest floor"
+COMPARED = "service (compared)"
 
 
 @dataclass
@@ -171,14 +171,12 @@ def framework_share(
     """How far the card's stack alone (the flask-smorest floor) is from the floor, and the
     service from it: no goal, the share of the cost that is the service's own."""
     lines = []
-    for what, mine, theirs, key in (
-        ("flask-smorest floor / floor", smorest, floor, SMOREST_FLOOR),
-        ("service / flask-smorest floor", service, smorest, SERVICE),
-    ):
+    for mine, theirs in ((smorest, floor), (service, smorest)):
         cpu = statistics.median(mine.paired(theirs, "cpu_us_per_request"))
         rate = statistics.median(mine.paired(theirs, "requests_per_second"))
-        under = FLOOR if theirs is floor else SMOREST_FLOOR
-        ratio = statistics.median(m / t for m, t in zip(inproc[key], inproc[under], strict=True))
+        each = zip(inproc[mine.name], inproc[theirs.name], strict=True)
+        ratio = statistics.median(m / t for m, t in each)
+        what = f"{mine.name} / {theirs.name}"
         lines.append(
             f"{what:36s}CPU per request {cpu:.2f} x, throughput {rate:.2f} x, in-process "
             f"{ratio:.2f} x"
